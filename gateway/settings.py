@@ -1,0 +1,39 @@
+"""Gateway settings, read from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from digits.batches import DEFAULT_RESULT_TTL
+from digits.config import Env
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    redis_url: str
+    chunk_size: int = 256
+    chunk_retries: int = 3
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_request_bytes: int = 1024 * 1024 * 1024
+    max_files: int = 100_000
+    predict_timeout: int = 30
+    result_ttl: int = DEFAULT_RESULT_TTL
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = Env(environ)
+        return cls(
+            redis_url=env.str("DIGITS_REDIS_URL", required=True),
+            chunk_size=env.int("DIGITS_CHUNK_SIZE", 256, minimum=1),
+            chunk_retries=env.int("DIGITS_CHUNK_RETRIES", 3, minimum=0),
+            max_file_bytes=env.int("DIGITS_MAX_FILE_BYTES", 20 * 1024 * 1024, minimum=1),
+            max_request_bytes=env.int("DIGITS_MAX_REQUEST_BYTES", 1024 * 1024 * 1024, minimum=1),
+            max_files=env.int("DIGITS_MAX_FILES", 100_000, minimum=1),
+            predict_timeout=env.int("DIGITS_PREDICT_TIMEOUT", 30, minimum=1),
+            result_ttl=env.int("DIGITS_RESULT_TTL", DEFAULT_RESULT_TTL, minimum=60),
+            host=env.str("DIGITS_GATEWAY_HOST", "127.0.0.1"),
+            port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=0),
+        )

@@ -1,0 +1,118 @@
+"""Export a trained model as a versioned SavedModel, atomically.
+
+Layout: ``<model_base>/<name>/<version>/`` with ``saved_model.pb``, ``variables/`` and
+``metrics.json``. The version folder is written under a dot-prefixed temporary name (which
+TF Serving ignores, as it only loads numeric folders) and renamed into place in one step.
+
+Serving signature ``serving_default``:
+
+* input ``images``: uint8, shape [-1, 28, 28], MNIST convention (white ink on black, 0..255).
+* output ``probabilities``: float32, shape [-1, 10], calibrated class probabilities.
+* output ``classes``: int64, shape [-1], the most probable digit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from trainer.errors import ExportError
+
+SIGNATURE_NAME = "serving_default"
+INPUT_NAME = "images"
+
+
+def next_version(model_dir: Path) -> int:
+    """One more than the highest numeric version folder, or 1."""
+    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if model_dir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def export_model(
+    model: keras.Model,
+    model_base: str | Path,
+    name: str,
+    metrics: dict[str, Any],
+    temperature: float = 1.0,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """Write ``model`` as the next version of ``name`` and return the version folder."""
+    model_dir = Path(model_base) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
+    try:
+        _write_saved_model(model, tmp, temperature)
+        for rel, content in (extra_files or {}).items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        _fsync_tree(tmp)
+        return _rename_into_place(tmp, model_dir, metrics)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(f"export to {model_dir} failed: {exc}") from exc
+
+
+def _write_saved_model(model: keras.Model, path: Path, temperature: float) -> None:
+    temp = tf.constant(float(temperature), dtype=tf.float32)
+
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = model(tf.cast(images, tf.float32), training=False)
+        probabilities = tf.nn.softmax(logits / temp, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=SIGNATURE_NAME,
+        fn=serve,
+        input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8, name=INPUT_NAME)],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any]) -> Path:
+    # Another trainer may claim the same number between our scan and our rename; on a
+    # clash, take the next number rather than overwrite.
+    for _ in range(100):
+        version = next_version(model_dir)
+        metrics_with_version = {**metrics, "version": version}
+        (tmp / "metrics.json").write_text(json.dumps(metrics_with_version, indent=2) + "\n")
+        target = model_dir / str(version)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if target.exists():
+                continue
+            raise
+        _fsync_dir(model_dir)
+        return target
+    raise ExportError(f"could not find a free version number in {model_dir}")
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for filename in filenames:
+            with open(os.path.join(dirpath, filename), "rb") as handle:
+                os.fsync(handle.fileno())
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

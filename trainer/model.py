@@ -1,0 +1,31 @@
+"""The CNN. Normalisation lives inside the model so that no client can skew it."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def build_model(width: int = 32, dense: int = 128, seed: int | None = None) -> keras.Model:
+    """A VGG-style CNN on 28x28 inputs in MNIST's 0..255 scale; outputs 10 logits.
+
+    ``width`` is the number of filters in the first block; tests use a narrow model.
+    """
+    init = keras.initializers.HeNormal(seed=seed)
+    inputs = keras.Input(shape=(28, 28), dtype="float32", name="images")
+    x = layers.Reshape((28, 28, 1))(inputs)
+    x = layers.Rescaling(1.0 / 255.0)(x)
+    for filters in (width, width * 2):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.25, seed=seed)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense, use_bias=False, kernel_initializer=init)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dropout(0.4, seed=seed)(x)
+    logits = layers.Dense(10, name="logits")(x)
+    return keras.Model(inputs, logits, name="digits_cnn")

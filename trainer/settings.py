@@ -1,0 +1,51 @@
+"""Trainer settings: command-line flags with environment-variable defaults."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from digits.config import Env
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    data_dir: str | None
+    model_base: str
+    model_name: str
+    epochs: int
+    limit: int | None
+    batch_size: int
+    width: int
+    seed: int
+    validation_fraction: float
+    if_missing: bool
+
+
+def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> TrainerSettings:
+    """Parse trainer flags; unset flags fall back to ``DIGITS_*`` variables, then defaults."""
+    env = Env(environ)
+    parser = argparse.ArgumentParser(prog="digits train", description="Train and export the digits model.")
+    parser.add_argument("--data-dir", default=env.optional("DIGITS_MNIST_DIR"),
+                        help="folder with the MNIST IDX files (env DIGITS_MNIST_DIR); "
+                             "without it, Keras downloads MNIST")
+    parser.add_argument("--model-base", default=env.str("DIGITS_MODEL_BASE", "models"),
+                        help="model base path (env DIGITS_MODEL_BASE, default ./models)")
+    parser.add_argument("--name", dest="model_name", default=env.str("DIGITS_MODEL_NAME", "digits"),
+                        help="model name (env DIGITS_MODEL_NAME, default digits)")
+    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 8, minimum=1))
+    parser.add_argument("--limit", type=int, default=None,
+                        help="train on only the first N training images (quick runs)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--width", type=int, default=32, help="filters in the first conv block")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing when a version of the model already exists")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 100:
+        parser.error("--limit must be at least 100")
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    return TrainerSettings(**vars(args))

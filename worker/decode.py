@@ -1,0 +1,74 @@
+"""Decode image bytes into a greyscale ink map, whatever the file format or mode."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from worker.errors import ImageTooLargeError, InvalidImageError
+
+# Scans larger than this are refused rather than decoded; 40 MP covers an A4 page at 600 dpi.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``data`` to a 2-D float32 array of luminance in 0..255.
+
+    Transparency is treated as paper: a canvas drawing that puts ink only in the alpha
+    channel comes out as dark ink on white. EXIF orientation is applied.
+
+    Raises:
+        InvalidImageError: empty, truncated or non-image bytes.
+        ImageTooLargeError: more than ``max_pixels`` pixels.
+    """
+    if not data:
+        raise InvalidImageError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (rather than raises) between 1x and 2x its own limit; we enforce ours.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"image is {width}x{height} = {width * height} pixels; "
+                    f"the limit is {max_pixels}"
+                )
+            image.seek(0)  # first frame of an animated GIF/WebP/TIFF
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"image exceeds the pixel limit: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImageError("not a recognised image format") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImageError(f"image data is corrupt or truncated: {exc}") from exc
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image itself
+        pass
+    return _to_luminance(image)
+
+
+def _to_luminance(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image, dtype=np.float32)
+        peak = float(arr.max()) or 1.0
+        # 16-bit scans use either the full 0..65535 range or just 12 bits; scale by content.
+        scale = 255.0 / (65535.0 if peak > 4095 else 4095.0 if peak > 255 else 255.0)
+        return np.clip(arr * scale, 0, 255)
+    if image.mode == "F":
+        arr = np.asarray(image, dtype=np.float32)
+        return np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3] / 255.0
+        grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        # Composite over white paper: transparent pixels become paper, opaque keep their tone.
+        return grey * alpha + 255.0 * (1.0 - alpha)
+    return np.asarray(image.convert("L"), dtype=np.float32)

@@ -1,0 +1,127 @@
+"""The one client the worker uses to call TF Serving (or our compatible server) over gRPC.
+
+gRPC is not fork-safe, so the channel is created lazily and re-created when the process id
+changes; a client built before a fork never shares its channel with the child.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from worker.errors import ModelUnavailableError, PredictionRejectedError
+from worker.protos import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
+from worker.tensors import from_tensor_proto, to_tensor_proto
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 256-image chunk is 200 KB; leave ample headroom
+INPUT_NAME = "images"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Model output for a batch: probabilities (n, 10) and the version that answered."""
+
+    probabilities: np.ndarray
+    model_version: int
+
+
+class ServingClient:
+    """Predict and GetModelStatus with deadlines, and retries with backoff on UNAVAILABLE."""
+
+    def __init__(
+        self,
+        target: str,
+        model_name: str,
+        timeout: float = 10.0,
+        retries: int = 5,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        version: int | None = None,
+        label: str | None = None,
+    ):
+        if version is not None and label:
+            raise ValueError("pin a version or a label, not both")
+        self.target = target
+        self.model_name = model_name
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.version = version
+        self.label = label
+        self._channel: grpc.Channel | None = None
+        self._pid: int | None = None
+
+    def _stubs(self) -> tuple[prediction_service_pb2_grpc.PredictionServiceStub, model_service_pb2_grpc.ModelServiceStub]:
+        if self._channel is None or self._pid != os.getpid():
+            # After a fork the inherited channel belongs to the parent; never touch it.
+            self._channel = grpc.insecure_channel(
+                self.target,
+                options=[
+                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ],
+            )
+            self._pid = os.getpid()
+        return (
+            prediction_service_pb2_grpc.PredictionServiceStub(self._channel),
+            model_service_pb2_grpc.ModelServiceStub(self._channel),
+        )
+
+    def close(self) -> None:
+        if self._channel is not None and self._pid == os.getpid():
+            self._channel.close()
+        self._channel = None
+
+    def _fill_spec(self, spec) -> None:
+        spec.name = self.model_name
+        if self.version is not None:
+            spec.version.value = self.version
+        elif self.label:
+            spec.version_label = self.label
+
+    def predict(self, images: np.ndarray) -> Prediction:
+        """Run the model on ``images`` (n, 28, 28) uint8, MNIST convention."""
+        request = predict_pb2.PredictRequest()
+        self._fill_spec(request.model_spec)
+        request.model_spec.signature_name = "serving_default"
+        request.inputs[INPUT_NAME].CopyFrom(to_tensor_proto(np.asarray(images, dtype=np.uint8)))
+        request.output_filter.append("probabilities")
+        predict, _ = self._stubs()
+        response = self._call(predict.Predict, request)
+        probabilities = from_tensor_proto(response.outputs["probabilities"]).astype(np.float32)
+        return Prediction(probabilities, int(response.model_spec.version.value))
+
+    def model_status(self) -> list[tuple[int, str]]:
+        """(version, state name) for each version the server knows, newest first."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._fill_spec(request.model_spec)
+        _, models = self._stubs()
+        response = self._call(models.GetModelStatus, request)
+        state_name = get_model_status_pb2.ModelVersionStatus.State.Name
+        return [(int(s.version), state_name(s.state)) for s in response.model_version_status]
+
+    def _call(self, method, request):
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code in RETRYABLE and attempt < self.retries:
+                    delay = min(self.max_backoff, self.backoff * 2**attempt)
+                    time.sleep(delay * random.uniform(0.5, 1.0))  # jitter spreads out a herd
+                    attempt += 1
+                    continue
+                if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+                    raise PredictionRejectedError(f"model server rejected the request: {exc.details()}") from exc
+                raise ModelUnavailableError(
+                    f"model server at {self.target} failed: {code.name}: {exc.details()}"
+                    + (f" (after {attempt} retries)" if attempt else "")
+                ) from exc
