@@ -93,8 +93,9 @@ def _centre_by_mass(patch: np.ndarray, size: int) -> np.ndarray:
     else:
         cy = float((patch.sum(axis=1) * np.arange(height)).sum() / total)
         cx = float((patch.sum(axis=0) * np.arange(width)).sum() / total)
-    top = int(round((size - 1) / 2.0 - cy))
-    left = int(round((size - 1) / 2.0 - cx))
+    # MNIST's centres of mass sit at (14.0, 14.0) in pixel-index coordinates.
+    top = int(round(size / 2.0 - cy))
+    left = int(round(size / 2.0 - cx))
     # A lopsided digit must still fit entirely in the frame.
     top = min(max(top, 0), size - height)
     left = min(max(left, 0), size - width)

@@ -1,0 +1,144 @@
+"""``digits up``: the whole stack on one machine, without Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from digits.config import Env
+from digits.processes import (
+    StartupError, http_ok, port_open, python_module, spawn, start_redis, stop_all, wait_until,
+)
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    home: Path
+    model_base: Path
+    model_name: str
+    redis_url: str | None
+    redis_port: int
+    grpc_port: int
+    gateway_port: int
+    workers: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
+        env = Env(environ)
+        return cls(
+            home=Path(env.str("DIGITS_HOME", ".digits")),
+            model_base=Path(env.str("DIGITS_MODEL_BASE", "models")),
+            model_name=env.str("DIGITS_MODEL_NAME", "digits"),
+            redis_url=env.optional("DIGITS_REDIS_URL"),
+            redis_port=env.int("DIGITS_LOCAL_REDIS_PORT", 6380, minimum=1),
+            grpc_port=env.int("DIGITS_GRPC_PORT", 8500, minimum=1),
+            gateway_port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=1),
+            workers=env.int("DIGITS_WORKERS", 2, minimum=1),
+        )
+
+
+def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
+    """Start Redis (unless external), train if needed, then serving, workers and gateway."""
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a shell may start us with SIGINT ignored (e.g. in the background).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        redis_url = settings.redis_url or _start_local_redis(settings, logs, children)
+        _train_if_missing(settings, train_args or [])
+        env = _child_env(settings, redis_url)
+        _start_serving(settings, env, logs, children)
+        for n in range(settings.workers):
+            children.append(spawn(python_module("worker"), logs / f"worker-{n + 1}.log", env))
+        gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
+        children.append(gateway)
+        url = f"http://127.0.0.1:{settings.gateway_port}"
+        wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 60, gateway, logs / "gateway.log")
+        print(f"\ndigits is up: {url}  (logs in {logs}; Ctrl-C stops)", flush=True)
+        return _watch(children)
+    except KeyboardInterrupt:
+        stopping = True
+        print("\nstopping...", flush=True)
+        return 0
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        # A second Ctrl-C must not abandon half-stopped children.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_all(children)
+        if stopping:
+            print("stopped", flush=True)
+
+
+def _start_local_redis(settings: StackSettings, logs: Path, children: list) -> str:
+    if port_open(settings.redis_port):
+        raise StartupError(
+            f"port {settings.redis_port} is taken; set DIGITS_LOCAL_REDIS_PORT, "
+            "or DIGITS_REDIS_URL to use that Redis"
+        )
+    proc = start_redis(settings.redis_port, settings.home / "redis", logs / "redis.log")
+    children.append(proc)
+    wait_until(lambda: port_open(settings.redis_port), "redis", 20, proc, logs / "redis.log")
+    return f"redis://127.0.0.1:{settings.redis_port}/0"
+
+
+def _train_if_missing(settings: StackSettings, train_args: list[str]) -> None:
+    args = python_module("trainer", "--if-missing", "--model-base", str(settings.model_base),
+                         "--name", settings.model_name, *train_args)
+    print("checking for a trained model (trains one if none exists)...", flush=True)
+    if subprocess.call(args) != 0:
+        raise StartupError("training failed; see the output above")
+
+
+def _start_serving(settings: StackSettings, env: dict, logs: Path, children: list) -> None:
+    from worker.serving_client import ServingClient
+
+    proc = spawn(python_module("serving"), logs / "serving.log", env)
+    children.append(proc)
+    client = ServingClient(f"127.0.0.1:{settings.grpc_port}", settings.model_name, timeout=2, retries=0)
+
+    def available() -> bool:
+        return any(state == "AVAILABLE" for _, state in client.model_status())
+
+    try:
+        wait_until(available, "model server", 120, proc, logs / "serving.log")
+    finally:
+        client.close()
+
+
+def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DIGITS_REDIS_URL": redis_url,
+        "DIGITS_MODEL_BASE": str(settings.model_base),
+        "DIGITS_MODEL_NAME": settings.model_name,
+        "DIGITS_GRPC_PORT": str(settings.grpc_port),
+        "DIGITS_SERVING_TARGET": f"127.0.0.1:{settings.grpc_port}",
+        "DIGITS_GATEWAY_PORT": str(settings.gateway_port),
+    })
+    return env
+
+
+def _watch(children: list[subprocess.Popen]) -> int:
+    while True:
+        for proc in children:
+            if proc.poll() is not None:
+                print(f"error: {' '.join(map(str, proc.args[-2:]))} exited with code {proc.returncode}",
+                      file=sys.stderr)
+                return 1
+        time.sleep(0.5)
