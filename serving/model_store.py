@@ -19,6 +19,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 State = get_model_status_pb2.ModelVersionStatus.State
+MAX_LOAD_ATTEMPTS = 5
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +51,7 @@ class ModelStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _servables: dict[int, Servable] = field(default_factory=dict)
     _states: dict[int, VersionState] = field(default_factory=dict)
+    _load_failures: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.base = Path(self.base)
@@ -91,6 +93,8 @@ class ModelStore:
             known = self._states.get(newest)
             if known is not None and known.state != State.END:
                 return
+            if self._load_failures.get(newest, 0) >= MAX_LOAD_ATTEMPTS:
+                return  # as TF Serving: give up on a version that keeps failing to load
             self._states[newest] = VersionState(State.LOADING)
         try:
             servable = load_servable(self.base / self.name / str(newest), newest)
@@ -98,6 +102,7 @@ class ModelStore:
             log.exception("failed to load %s version %s", self.name, newest)
             with self._lock:
                 self._states[newest] = VersionState(State.END, f"load failed: {exc}")
+                self._load_failures[newest] = self._load_failures.get(newest, 0) + 1
             return
         with self._lock:
             self._servables[newest] = servable

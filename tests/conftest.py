@@ -1,0 +1,86 @@
+"""Fixtures that start real services: redis-server, a tiny trained model, the model server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The genuine MNIST IDX files: DIGITS_MNIST_DIR, else ../shared/data/mnist."""
+    path = Path(os.environ.get("DIGITS_MNIST_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+    if not (path / "t10k-labels-idx1-ubyte.gz").exists() and not (path / "t10k-labels-idx1-ubyte").exists():
+        pytest.fail(f"MNIST not found in {path}; set DIGITS_MNIST_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from trainer.data import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A private redis-server on a free port, with AOF as in production."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    proc = start_redis(port, folder / "data", folder / "redis.log")
+    wait_until(lambda: port_open(port), "redis-server", 20, proc, folder / "redis.log")
+    yield f"redis://127.0.0.1:{port}/0"
+    stop_all([proc])
+
+
+@pytest.fixture
+def redis_conn(redis_url) -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def model_base(tmp_path_factory, mnist_dir) -> Path:
+    """A tiny model trained by the real trainer on an MNIST subset, in seconds."""
+    from trainer.settings import parse_args
+    from trainer.train import run
+
+    base = tmp_path_factory.mktemp("models")
+    settings = parse_args(["--data-dir", str(mnist_dir), "--model-base", str(base),
+                           "--limit", "8000", "--epochs", "2", "--width", "16"], environ={})
+    run(settings)
+    return base
+
+
+@pytest.fixture(scope="session")
+def model_server(model_base, tmp_path_factory) -> Iterator[str]:
+    """The local model server over ``model_base``, as a real process; yields host:port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serving") / "serving.log"
+    env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
+           "DIGITS_SERVING_POLL_SECONDS": "0.5"}
+    proc = spawn(python_module("serving"), log, env)
+    target = f"127.0.0.1:{port}"
+    from worker.serving_client import ServingClient
+
+    client = ServingClient(target, "digits", timeout=2, retries=0)
+    wait_until(lambda: ("AVAILABLE" in dict(client.model_status()).values()), "model server", 90, proc, log)
+    client.close()
+    yield target
+    stop_all([proc])
+
+
+def start_worker(redis_url: str, serving_target: str, log: Path, **extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_SERVING_TARGET": serving_target, **extra}
+    return spawn(python_module("worker"), log, env)

@@ -1,0 +1,102 @@
+"""The local server at the protocol level, with TF Serving's own stubs and messages."""
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+
+@pytest.fixture(scope="module")
+def channel(model_server):
+    with grpc.insecure_channel(model_server) as ch:
+        yield ch
+
+
+def _request(images, name="digits", version=None, signature="serving_default"):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    request.inputs["images"].CopyFrom(tf.make_tensor_proto(images))
+    return request
+
+
+def test_predict_returns_probabilities_classes_and_version(channel, mnist):
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    response = stub.Predict(_request(mnist.x_test[:16]), timeout=10)
+    probs = tf.make_ndarray(response.outputs["probabilities"])
+    classes = tf.make_ndarray(response.outputs["classes"])
+    assert probs.shape == (16, 10) and classes.shape == (16,)
+    np.testing.assert_array_equal(probs.argmax(axis=1), classes)
+    assert response.model_spec.version.value == 1
+    assert response.model_spec.signature_name == "serving_default"
+    assert np.mean(classes == mnist.y_test[:16]) >= 0.75
+
+
+def test_output_filter_limits_outputs(channel, mnist):
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = _request(mnist.x_test[:2])
+    request.output_filter.append("classes")
+    assert list(stub.Predict(request, timeout=10).outputs) == ["classes"]
+
+
+@pytest.mark.parametrize(
+    ("request_factory", "code"),
+    [
+        (lambda x: _request(x, name="nope"), grpc.StatusCode.NOT_FOUND),
+        (lambda x: _request(x, version=99), grpc.StatusCode.NOT_FOUND),
+        (lambda x: _request(x.astype(np.float32)), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda x: _request(x[:, :14, :]), grpc.StatusCode.INVALID_ARGUMENT),
+        (lambda x: _request(x, signature="other"), grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+    ids=["unknown-model", "unknown-version", "wrong-dtype", "wrong-shape", "unknown-signature"],
+)
+def test_errors_use_tf_serving_status_codes(channel, mnist, request_factory, code):
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(request_factory(mnist.x_test[:2]), timeout=10)
+    assert info.value.code() == code
+
+
+def test_model_metadata_returns_the_signature_def(channel):
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = get_model_metadata_pb2.GetModelMetadataRequest()
+    request.model_spec.name = "digits"
+    request.metadata_field.append("signature_def")
+    response = stub.GetModelMetadata(request, timeout=10)
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(signatures)
+    sig = signatures.signature_def["serving_default"]
+    assert sig.inputs["images"].dtype == tf.uint8.as_datatype_enum
+    assert [d.size for d in sig.inputs["images"].tensor_shape.dim] == [-1, 28, 28]
+    assert set(sig.outputs) == {"probabilities", "classes"}
+    assert response.model_spec.version.value == 1
+
+
+def test_model_status_reports_available(channel):
+    stub = model_service_pb2_grpc.ModelServiceStub(channel)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "digits"
+    response = stub.GetModelStatus(request, timeout=10)
+    (status,) = response.model_version_status
+    assert status.version == 1
+    assert status.state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    assert status.status.error_code == 0
+
+
+def test_model_status_of_unknown_model_is_not_found(channel):
+    stub = model_service_pb2_grpc.ModelServiceStub(channel)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "nope"
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetModelStatus(request, timeout=10)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,100 @@
+"""The whole path over HTTP: gateway -> Redis/RQ -> worker -> gRPC model server -> results."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from digits.processes import free_port, http_ok, python_module, spawn, stop_all, wait_until
+from tests.conftest import start_worker
+from tests.scans import render_scan
+from worker.preprocess import preprocess
+
+
+@pytest.fixture(scope="module")
+def gateway_url(redis_url, model_server, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("e2e")
+    worker = start_worker(redis_url, model_server, logs / "worker.log")
+    port = free_port()
+    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_GATEWAY_PORT": str(port), "DIGITS_CHUNK_SIZE": "8"}
+    gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 30, gateway, logs / "gateway.log")
+    yield url
+    stop_all([gateway, worker])
+
+
+@pytest.fixture(scope="module")
+def reference(model_base):
+    """The exported model called in-process: what the service must agree with."""
+    import tensorflow as tf
+
+    folder = sorted((model_base / "digits").iterdir())[-1]
+    fn = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    return lambda images: fn(images=tf.constant(images))["probabilities"].numpy()
+
+
+def test_predict_reads_scans_like_the_model_in_process(gateway_url, mnist, reference):
+    scans = [render_scan(mnist.x_test[i]) for i in range(20)]
+    expected = reference(np.stack([preprocess(s) for s in scans])).argmax(axis=1)
+    got = []
+    for i, scan in enumerate(scans):
+        response = requests.post(f"{gateway_url}/v1/predict", files={"file": (f"scan{i}.png", scan)}, timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert len(body["probabilities"]) == 10
+        assert body["model_version"] == 1
+        assert 0.0 <= body["confidence"] <= 1.0
+        got.append(body["digit"])
+    assert got == expected.tolist()
+    # A tiny model, yet it must read most clear scans right.
+    assert np.mean(np.array(got) == mnist.y_test[:20]) >= 0.75
+
+
+def test_predict_rejects_a_non_image_with_a_json_error(gateway_url):
+    response = requests.post(f"{gateway_url}/v1/predict", files={"file": ("notes.png", b"hello")}, timeout=30)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_image"
+
+
+def test_batch_processes_every_file_and_reports_bad_ones(gateway_url, mnist):
+    files = [("files", (f"folder/{i:03d}.png", render_scan(mnist.x_test[i]))) for i in range(30)]
+    files.insert(5, ("files", ("broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")))
+    files.insert(12, ("files", ("empty.png", b"")))
+    response = requests.post(f"{gateway_url}/v1/batches", files=files, timeout=30)
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["id"]
+    assert response.json()["total"] == 32
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = requests.get(f"{gateway_url}/v1/batches/{batch_id}", timeout=10).json()
+        if status["status"] == "done":
+            break
+        time.sleep(0.2)
+    assert status["status"] == "done"
+    assert (status["succeeded"], status["failed"], status["processed"]) == (30, 2, 32)
+
+    rows = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results", timeout=10).json()["results"]
+    assert [r["file"] for r in rows] == [name for _, (name, _) in files]
+    errors = {r["file"]: r["error"]["code"] for r in rows if r["error"]}
+    assert errors == {"broken.jpg": "invalid_image", "empty.png": "invalid_image"}
+    good = [r for r in rows if not r["error"]]
+    assert all(isinstance(r["digit"], int) for r in good)
+    accuracy = np.mean([r["digit"] == mnist.y_test[int(r["file"][7:10])] for r in good])
+    assert accuracy >= 0.75
+
+    csv_text = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results?format=csv", timeout=10).text
+    lines = csv_text.strip().splitlines()
+    assert lines[0] == "index,file,digit,confidence,error"
+    assert len(lines) == 33
+
+
+def test_unknown_batch_is_a_json_404(gateway_url):
+    response = requests.get(f"{gateway_url}/v1/batches/nope", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "batch_not_found"

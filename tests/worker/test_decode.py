@@ -1,0 +1,81 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from worker.decode import decode_grey
+from worker.errors import ImageTooLargeError, InvalidImageError
+
+
+def _encode(image: Image.Image, fmt: str, **kw) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kw)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def grey():
+    arr = np.full((40, 30), 200, np.uint8)
+    arr[10:30, 12:18] = 20
+    return arr
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "TIFF", "GIF", "WEBP"])
+def test_formats_decode_to_the_same_luminance(grey, fmt):
+    out = decode_grey(_encode(Image.fromarray(grey), fmt))
+    assert out.shape == grey.shape
+    assert np.abs(out - grey).mean() < 6
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "RGB", "P", "I;16"])
+def test_modes(grey, mode):
+    image = Image.fromarray(grey)
+    if mode == "I;16":
+        image = Image.fromarray((grey.astype(np.uint16) * 257))
+    elif mode == "1":
+        image = image.point(lambda v: 255 if v > 100 else 0).convert("1")
+    else:
+        image = image.convert(mode)
+    out = decode_grey(_encode(image, "PNG" if mode != "I;16" else "TIFF"))
+    assert out[20, 15] < 60 and out[2, 2] > 150
+
+
+def test_canvas_drawing_with_ink_in_alpha_is_dark_on_white():
+    rgba = np.zeros((20, 20, 4), np.uint8)  # transparent black everywhere
+    rgba[5:15, 9:11, 3] = 255  # opaque black stroke
+    out = decode_grey(_encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert out[0, 0] == pytest.approx(255) and out[10, 10] == pytest.approx(0)
+
+
+def test_exif_orientation_is_applied():
+    arr = np.full((10, 30), 255, np.uint8)
+    arr[:, :5] = 0  # ink on the left edge
+    image = Image.fromarray(arr)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    out = decode_grey(_encode(image, "JPEG", exif=exif.tobytes(), quality=95))
+    assert out.shape == (30, 10)
+    assert out[:5, :].mean() < 60  # the ink moved to the top
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    (b"", "empty"),
+    (b"just some text", "not a recognised image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, "corrupt|not a recognised"),
+])
+def test_bad_bytes_are_invalid_image(data, match):
+    with pytest.raises(InvalidImageError, match=match):
+        decode_grey(data)
+
+
+def test_truncated_png_is_invalid(grey):
+    data = _encode(Image.fromarray(grey), "PNG")
+    with pytest.raises(InvalidImageError):
+        decode_grey(data[: len(data) // 2])
+
+
+def test_pixel_limit_is_enforced_before_decoding():
+    data = _encode(Image.new("L", (3000, 3000), 255), "PNG")
+    with pytest.raises(ImageTooLargeError, match="9000000 pixels"):
+        decode_grey(data, max_pixels=1_000_000)
