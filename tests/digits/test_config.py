@@ -1,0 +1,27 @@
+import pytest
+
+from digits.config import Env, InvalidSettingError, MissingSettingError
+from gateway.settings import GatewaySettings
+from worker.settings import WorkerSettings
+
+
+def test_missing_required_setting_names_the_variable():
+    with pytest.raises(MissingSettingError, match="DIGITS_REDIS_URL"):
+        WorkerSettings.from_env({})
+    with pytest.raises(MissingSettingError, match="DIGITS_REDIS_URL"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "  "})
+
+
+def test_bad_number_names_the_variable():
+    with pytest.raises(InvalidSettingError, match="DIGITS_CHUNK_SIZE"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_CHUNK_SIZE": "many"})
+    with pytest.raises(InvalidSettingError, match="DIGITS_CHUNK_SIZE must be at least 1"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_CHUNK_SIZE": "0"})
+
+
+def test_typed_values_and_defaults():
+    settings = WorkerSettings.from_env({"DIGITS_REDIS_URL": "redis://h:1/2", "DIGITS_GRPC_TIMEOUT": "2.5",
+                                        "DIGITS_MODEL_VERSION": "3"})
+    assert settings.grpc_timeout == 2.5 and settings.model_version == 3
+    assert settings.serving_target == "127.0.0.1:8500"
+    assert Env({"L": "a, b,,c"}).list("L") == ["a", "b", "c"]

@@ -1,0 +1,58 @@
+"""`digits up`, as a user runs it: one command, then Ctrl-C; a restart keeps the data."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from digits.processes import free_port, http_ok, wait_until
+from tests.scans import render_scan
+
+
+def _up(env, log):
+    return subprocess.Popen([sys.executable, "-m", "digits", "up", "--workers", "1"], env=env,
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+
+
+def test_up_serves_predictions_stops_cleanly_and_keeps_batches(tmp_path, model_base, mnist):
+    shutil.copytree(model_base, tmp_path / "models")
+    port = free_port()
+    env = {**os.environ, "DIGITS_HOME": str(tmp_path / "home"), "DIGITS_MODEL_BASE": str(tmp_path / "models"),
+           "DIGITS_GATEWAY_PORT": str(port), "DIGITS_GRPC_PORT": str(free_port()),
+           "DIGITS_LOCAL_REDIS_PORT": str(free_port())}
+    env.pop("DIGITS_REDIS_URL", None)
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "up.log"
+
+    proc = _up(env, log)
+    wait_until(lambda: http_ok(f"{url}/healthz"), "digits up", 120, proc, log)
+    scan = render_scan(mnist.x_test[1])
+    assert requests.post(f"{url}/v1/predict", files={"file": ("x.png", scan)}, timeout=30).status_code == 200
+    batch = requests.post(f"{url}/v1/batches", files=[("files", ("a.png", scan))], timeout=30).json()
+    wait_until(lambda: requests.get(f"{url}/v1/batches/{batch['id']}", timeout=5).json()["status"] == "done",
+               "batch", 30)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 0
+    assert "stopped" in log.read_text()
+    time.sleep(0.5)
+    assert not http_ok_quiet(f"{url}/healthz")
+
+    proc = _up(env, log)
+    try:
+        wait_until(lambda: http_ok(f"{url}/healthz"), "digits up (restart)", 120, proc, log)
+        again = requests.get(f"{url}/v1/batches/{batch['id']}", timeout=5).json()
+        assert again["status"] == "done" and again["succeeded"] == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+
+
+def http_ok_quiet(url):
+    try:
+        return http_ok(url)
+    except OSError:
+        return False
