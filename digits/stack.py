@@ -25,6 +25,7 @@ class StackSettings:
     redis_url: str | None
     redis_port: int
     grpc_port: int
+    rest_port: int
     gateway_port: int
     workers: int
 
@@ -38,6 +39,7 @@ class StackSettings:
             redis_url=env.optional("DIGITS_REDIS_URL"),
             redis_port=env.int("DIGITS_LOCAL_REDIS_PORT", 6380, minimum=1),
             grpc_port=env.int("DIGITS_GRPC_PORT", 8500, minimum=1),
+            rest_port=env.int("DIGITS_REST_PORT", 8501, minimum=0),
             gateway_port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=1),
             workers=env.int("DIGITS_WORKERS", 2, minimum=1),
         )
@@ -128,6 +130,7 @@ def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:
         "DIGITS_MODEL_BASE": str(settings.model_base),
         "DIGITS_MODEL_NAME": settings.model_name,
         "DIGITS_GRPC_PORT": str(settings.grpc_port),
+        "DIGITS_REST_PORT": str(settings.rest_port),
         "DIGITS_SERVING_TARGET": f"127.0.0.1:{settings.grpc_port}",
         "DIGITS_GATEWAY_PORT": str(settings.gateway_port),
     })

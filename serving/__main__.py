@@ -16,7 +16,8 @@ def main() -> int:
 
     running = start_server(settings)
     # The port line is machine-readable so that `digits up` and tests can find a port 0 bind.
-    print(f"serving gRPC on {settings.host}:{running.port}", flush=True)
+    print(f"serving gRPC on {settings.host}:{running.port}, REST on {settings.host}:{running.rest_port}",
+          flush=True)
     signal.signal(signal.SIGTERM, lambda *_: running.stop())
     try:
         running.wait()

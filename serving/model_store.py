@@ -1,8 +1,9 @@
-"""Versioned models on disk, loaded and swapped with TF Serving's "latest" policy.
+"""Versioned models on disk, loaded and swapped with TF Serving's semantics.
 
 Only numeric folders that contain ``saved_model.pb`` are candidates, so a trainer's
-dot-prefixed temporary folder is never loaded. A new version is loaded next to the old one;
-the old one is unloaded only after the new one is AVAILABLE, so requests never see a gap.
+dot-prefixed temporary folder is never loaded. The version policy (latest N by default)
+picks the versions to serve; new ones are loaded first and old ones unloaded only once every
+wanted version is AVAILABLE, so requests never see a gap.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from serving.config_file import VersionPolicy
 from tensorflow_serving.apis import get_model_status_pb2
 
 State = get_model_status_pb2.ModelVersionStatus.State
@@ -48,6 +50,8 @@ class ModelStore:
 
     base: Path
     name: str
+    policy: VersionPolicy = field(default_factory=VersionPolicy)
+    labels: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _servables: dict[int, Servable] = field(default_factory=dict)
     _states: dict[int, VersionState] = field(default_factory=dict)
@@ -68,8 +72,11 @@ class ModelStore:
         with self._lock:
             return dict(self._states)
 
-    def is_loading(self) -> bool:
+    def is_loading(self, version: int | None = None) -> bool:
         with self._lock:
+            if version is not None:
+                state = self._states.get(version)
+                return state is not None and state.state in (State.START, State.LOADING)
             return any(s.state in (State.START, State.LOADING) for s in self._states.values())
 
     def candidate_versions(self) -> list[int]:
@@ -84,45 +91,55 @@ class ModelStore:
         )
 
     def poll(self) -> None:
-        """Load the newest version if it is not loaded yet, then retire older ones."""
-        candidates = self.candidate_versions()
-        if not candidates:
-            return
-        newest = candidates[-1]
+        """Bring the loaded set in line with the policy: load new versions, then retire old ones."""
+        wanted = self.policy.choose(self.candidate_versions())
+        for version in sorted(wanted, reverse=True):  # newest first: it serves "latest"
+            self._load(version)
         with self._lock:
-            known = self._states.get(newest)
-            if known is not None and known.state != State.END:
+            if not all(v in self._servables or self._gave_up(v) for v in wanted):
                 return
-            if self._load_failures.get(newest, 0) >= MAX_LOAD_ATTEMPTS:
-                return  # as TF Serving: give up on a version that keeps failing to load
-            self._states[newest] = VersionState(State.LOADING)
-        try:
-            servable = load_servable(self.base / self.name / str(newest), newest)
-        except Exception as exc:  # noqa: BLE001 - a bad version must not take the server down
-            log.exception("failed to load %s version %s", self.name, newest)
-            with self._lock:
-                self._states[newest] = VersionState(State.END, f"load failed: {exc}")
-                self._load_failures[newest] = self._load_failures.get(newest, 0) + 1
-            return
-        with self._lock:
-            self._servables[newest] = servable
-            self._states[newest] = VersionState(State.AVAILABLE)
-            for version in [v for v in self._servables if v != newest]:
+            keep = set(wanted) & set(self._servables)
+            if not keep:
+                return  # never unload the last good version for a broken new one
+            for version in [v for v in self._servables if v not in keep]:
                 self._states[version] = VersionState(State.UNLOADING)
                 del self._servables[version]
                 self._states[version] = VersionState(State.END)
-        log.info("model %s version %s is AVAILABLE", self.name, newest)
+                log.info("model %s version %s unloaded", self.name, version)
+
+    def _gave_up(self, version: int) -> bool:
+        return self._load_failures.get(version, 0) >= MAX_LOAD_ATTEMPTS
+
+    def _load(self, version: int) -> None:
+        with self._lock:
+            known = self._states.get(version)
+            if version in self._servables or (known is not None and known.state == State.LOADING):
+                return
+            if self._gave_up(version):
+                return  # as TF Serving: stop retrying a version that keeps failing to load
+            self._states[version] = VersionState(State.LOADING)
+        try:
+            servable = load_servable(self.base / self.name / str(version), version)
+        except Exception as exc:  # noqa: BLE001 - a bad version must not take the server down
+            log.exception("failed to load %s version %s", self.name, version)
+            with self._lock:
+                self._states[version] = VersionState(State.END, f"load failed: {exc}")
+                self._load_failures[version] = self._load_failures.get(version, 0) + 1
+            return
+        with self._lock:
+            self._servables[version] = servable
+            self._states[version] = VersionState(State.AVAILABLE)
+        log.info("model %s version %s is AVAILABLE", self.name, version)
 
     def run_poller(self, interval: float, stop: threading.Event) -> threading.Thread:
         """Poll the model folder every ``interval`` seconds until ``stop`` is set."""
 
         def loop() -> None:
-            while not stop.is_set():
+            while not stop.wait(interval):
                 try:
                     self.poll()
                 except Exception:  # noqa: BLE001 - keep polling whatever one pass hit
                     log.exception("model poll failed")
-                stop.wait(interval)
 
         thread = threading.Thread(target=loop, name="model-poller", daemon=True)
         thread.start()

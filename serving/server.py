@@ -1,4 +1,4 @@
-"""Build and run the local TF-Serving-compatible gRPC server."""
+"""Build and run the local TF-Serving-compatible server: gRPC, plus REST model status."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import logging
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 
 import grpc
 
+from serving.batcher import Batcher
+from serving.config_file import ModelConfig, read_batching_config, read_model_config
 from serving.model_store import ModelStore
+from serving.rest import start_rest_server
 from serving.servicer import ModelServicer, PredictionServicer
 from serving.settings import ServingSettings
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
@@ -19,37 +23,49 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunningServer:
-    """A started server; ``port`` is the bound gRPC port (useful when 0 was asked for)."""
+    """A started server; ports are the bound ones (useful when 0 was asked for)."""
 
     grpc_server: grpc.Server
+    rest_server: ThreadingHTTPServer
     store: ModelStore
+    batcher: Batcher | None
     port: int
+    rest_port: int
     stop_event: threading.Event
 
     def stop(self, grace: float = 2.0) -> None:
         self.stop_event.set()
+        self.rest_server.shutdown()
         self.grpc_server.stop(grace).wait()
+        if self.batcher is not None:
+            self.batcher.stop()
 
     def wait(self) -> None:
         self.grpc_server.wait_for_termination()
 
 
 def start_server(settings: ServingSettings) -> RunningServer:
-    """Load the newest model version (if any), start polling and serve gRPC."""
-    store = ModelStore(base=settings.model_base, name=settings.model_name)
+    """Load the model versions the policy wants, start polling and serve."""
+    config = (read_model_config(settings.model_config_file, settings.model_name)
+              if settings.model_config_file else ModelConfig(settings.model_name))
+    store = ModelStore(base=settings.model_base, name=settings.model_name,
+                       policy=config.policy, labels=config.labels)
     store.poll()
+    batcher = Batcher(read_batching_config(settings.batching_config_file)) if settings.batching_config_file else None
     options = [
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.threads), options=options)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(store), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(store, batcher), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(store), server)
     port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
     if port == 0:
         raise OSError(f"cannot bind gRPC port {settings.host}:{settings.grpc_port}")
+    rest = start_rest_server(store, settings.host, settings.rest_port)
     server.start()
     stop = threading.Event()
     store.run_poller(settings.poll_seconds, stop)
-    log.info("serving model %r from %s on %s:%d", settings.model_name, settings.model_base, settings.host, port)
-    return RunningServer(server, store, port, stop)
+    log.info("serving model %r from %s: gRPC %s:%d, REST %s:%d", settings.model_name,
+             settings.model_base, settings.host, port, settings.host, rest.server_address[1])
+    return RunningServer(server, rest, store, batcher, port, rest.server_address[1], stop)

@@ -6,7 +6,8 @@ import grpc
 import numpy as np
 import tensorflow as tf
 
-from serving.model_store import ModelStore, Servable, State
+from serving.batcher import Batcher, BatchQueueFullError
+from serving.model_store import ModelStore, Servable
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -28,89 +29,111 @@ class RequestError(Exception):
 
 
 def resolve(store: ModelStore, spec) -> Servable:
-    """Find the servable a ModelSpec asks for, with TF Serving's error codes."""
+    """Find the servable a ModelSpec asks for (name, version or label), with TF Serving's codes."""
     if spec.name != store.name:
-        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {_describe(spec)}")
+        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({spec.name})")
+    version: int | None = None
     if spec.HasField("version"):
-        servable = store.get(spec.version.value)
+        version = spec.version.value
+    elif spec.version_label:
+        if spec.version_label not in store.labels:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"Unrecognized servable version label: {spec.version_label}")
+        version = store.labels[spec.version_label]
+    if version is None:
+        servable = store.latest()
         if servable is None:
-            if store.states().get(spec.version.value, None) is not None and store.is_loading():
-                raise RequestError(grpc.StatusCode.UNAVAILABLE, f"{_describe(spec)} is loading")
-            raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {_describe(spec)}")
+            code = grpc.StatusCode.UNAVAILABLE if store.is_loading() or not store.states() else grpc.StatusCode.NOT_FOUND
+            raise RequestError(code, f"Servable not found for request: Latest({spec.name}): no version is available")
         return servable
-    if spec.version_label:
-        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Unrecognized servable version label: {spec.version_label}")
-    servable = store.latest()
+    servable = store.get(version)
     if servable is None:
-        raise RequestError(grpc.StatusCode.UNAVAILABLE, f"{_describe(spec)}: no version is available yet")
+        if store.is_loading(version):
+            raise RequestError(grpc.StatusCode.UNAVAILABLE, f"Specific({spec.name}, {version}) is loading")
+        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Specific({spec.name}, {version})")
     return servable
 
 
-def _describe(spec) -> str:
-    if spec.HasField("version"):
-        return f"Specific({spec.name}, {spec.version.value})"
-    return f"Latest({spec.name})"
-
-
-def run_predict(store: ModelStore, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+def run_predict(store: ModelStore, batcher: Batcher | None, request) -> predict_pb2.PredictResponse:
     """Validate and run one PredictRequest."""
     servable = resolve(store, request.model_spec)
     signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
     fn = servable.signature(signature_name)
     if fn is None:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Serving signature name: \"{signature_name}\" not found in signature def")
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f'Serving signature name: "{signature_name}" not found in signature def')
     specs = fn.structured_input_signature[1]
     missing = sorted(set(specs) - set(request.inputs))
     extra = sorted(set(request.inputs) - set(specs))
     if missing or extra:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input keys do not match the signature: missing {missing}, unexpected {extra}; expected {sorted(specs)}")
-    feeds = {name: _to_tensor(name, request.inputs[name], spec) for name, spec in specs.items()}
-    outputs = fn(**feeds)
-    wanted = list(request.output_filter) or list(outputs)
-    unknown = [name for name in wanted if name not in outputs]
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input keys do not match the signature: missing {missing}, unexpected {extra}")
+    feeds = {name: _to_array(name, request.inputs[name], spec) for name, spec in specs.items()}
+    wanted = list(request.output_filter) or list(fn.structured_outputs)
+    unknown = [name for name in wanted if name not in fn.structured_outputs]
     if unknown:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output tensor alias not found in signature: {unknown[0]}")
+
+    def run(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = fn(**{name: tf.constant(value) for name, value in batch.items()})
+        return {name: outputs[name].numpy() for name in outputs}
+
+    rows = {value.shape[0] if value.ndim else -1 for value in feeds.values()}
+    if batcher is not None and len(rows) == 1 and -1 not in rows:
+        key = (servable.version, signature_name, tuple((n, v.shape[1:], v.dtype.str) for n, v in sorted(feeds.items())))
+        try:
+            outputs = batcher.submit(key, run, feeds)
+        except BatchQueueFullError as exc:
+            raise RequestError(grpc.StatusCode.UNAVAILABLE, str(exc)) from exc
+    else:
+        outputs = run(feeds)
     response = predict_pb2.PredictResponse()
     response.model_spec.name = store.name
     response.model_spec.version.value = servable.version
     response.model_spec.signature_name = signature_name
     for name in wanted:
-        response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name].numpy()))
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
     return response
 
 
-def _to_tensor(name: str, proto, spec: tf.TensorSpec) -> tf.Tensor:
+def _to_array(name: str, proto, spec: tf.TensorSpec) -> np.ndarray:
     if proto.dtype != spec.dtype.as_datatype_enum:
         got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "invalid"
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Expects arg[{name}] to be {spec.dtype.name} but {got} is provided")
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"Expects arg[{name}] to be {spec.dtype.name} but {got} is provided")
     try:
         array = tf.make_ndarray(proto)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the client's fault
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name}: cannot parse tensor: {exc}") from exc
     if not spec.shape.is_compatible_with(array.shape):
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name}: shape {list(array.shape)} does not match the signature's {spec.shape}")
-    return tf.constant(np.ascontiguousarray(array))
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {name}: shape {list(array.shape)} does not match the signature's {spec.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _abort(context, exc: RequestError):
+    context.abort(exc.code, exc.message)
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict and GetModelMetadata."""
 
-    def __init__(self, store: ModelStore):
+    def __init__(self, store: ModelStore, batcher: Batcher | None = None):
         self.store = store
+        self.batcher = batcher
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
         try:
-            return run_predict(self.store, request)
+            return run_predict(self.store, self.batcher, request)
         except RequestError as exc:
-            context.abort(exc.code, exc.message)
+            _abort(context, exc)
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         try:
             servable = resolve(self.store, request.model_spec)
         except RequestError as exc:
-            context.abort(exc.code, exc.message)
-        fields = list(request.metadata_field)
-        if fields != ["signature_def"]:
+            _abort(context, exc)
+        if list(request.metadata_field) != ["signature_def"]:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Metadata field must be signature_def")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for name, sig in servable.signature_defs.items():
@@ -122,6 +145,36 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
 
+def model_status(store: ModelStore, spec) -> get_model_status_pb2.GetModelStatusResponse:
+    """Version states for a ModelSpec, as TF Serving reports them; raises RequestError."""
+    if spec.name != store.name:
+        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
+    states = store.states()
+    version = None
+    if spec.HasField("version"):
+        version = spec.version.value
+    elif spec.version_label:
+        if spec.version_label not in store.labels:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"Unrecognized servable version label: {spec.version_label}")
+        version = store.labels[spec.version_label]
+    if version is not None:
+        if version not in states:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {spec.name}")
+        states = {version: states[version]}
+    if not states:
+        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for number in sorted(states, reverse=True):
+        entry = response.model_version_status.add()
+        entry.version = number
+        entry.state = states[number].state
+        if states[number].error:
+            entry.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
+            entry.status.error_message = states[number].error
+    return response
+
+
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus, reporting version states as TF Serving does."""
 
@@ -129,22 +182,7 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         self.store = store
 
     def GetModelStatus(self, request, context):  # noqa: N802
-        spec = request.model_spec
-        if spec.name != self.store.name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
-        states = self.store.states()
-        if spec.HasField("version"):
-            if spec.version.value not in states:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find version {spec.version.value} of model {spec.name}")
-            states = {spec.version.value: states[spec.version.value]}
-        if not states:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for version in sorted(states, reverse=True):
-            entry = response.model_version_status.add()
-            entry.version = version
-            entry.state = states[version].state
-            if states[version].error:
-                entry.status.error_code = grpc.StatusCode.UNKNOWN.value[0]
-                entry.status.error_message = states[version].error
-        return response
+        try:
+            return model_status(self.store, request.model_spec)
+        except RequestError as exc:
+            _abort(context, exc)

@@ -69,7 +69,7 @@ def model_server(model_base, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("serving") / "serving.log"
     env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
-           "DIGITS_SERVING_POLL_SECONDS": "0.5"}
+           "DIGITS_REST_PORT": "0", "DIGITS_SERVING_POLL_SECONDS": "0.5"}
     proc = spawn(python_module("serving"), log, env)
     target = f"127.0.0.1:{port}"
     from worker.serving_client import ServingClient

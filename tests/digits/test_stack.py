@@ -22,7 +22,7 @@ def test_up_serves_predictions_stops_cleanly_and_keeps_batches(tmp_path, model_b
     shutil.copytree(model_base, tmp_path / "models")
     port = free_port()
     env = {**os.environ, "DIGITS_HOME": str(tmp_path / "home"), "DIGITS_MODEL_BASE": str(tmp_path / "models"),
-           "DIGITS_GATEWAY_PORT": str(port), "DIGITS_GRPC_PORT": str(free_port()),
+           "DIGITS_GATEWAY_PORT": str(port), "DIGITS_GRPC_PORT": str(free_port()), "DIGITS_REST_PORT": str(free_port()),
            "DIGITS_LOCAL_REDIS_PORT": str(free_port())}
     env.pop("DIGITS_REDIS_URL", None)
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,39 @@
+import pytest
+
+from serving.config_file import ConfigError, VersionPolicy, read_batching_config, read_model_config
+from serving.settings import CONFIG_DIR
+
+
+def test_shipped_models_config_has_policy_and_labels():
+    config = read_model_config(CONFIG_DIR / "models.config", "digits")
+    assert config.policy == VersionPolicy("latest", num_versions=2)
+    assert config.labels == {"stable": 1, "canary": 2}
+
+
+def test_shipped_batching_config():
+    config = read_batching_config(CONFIG_DIR / "batching.config")
+    assert (config.max_batch_size, config.batch_timeout_micros, config.num_batch_threads) == (256, 2000, 2)
+
+
+@pytest.mark.parametrize(("policy", "on_disk", "chosen"), [
+    (VersionPolicy(), [1, 2, 3], [3]),
+    (VersionPolicy("latest", num_versions=2), [1, 2, 3], [2, 3]),
+    (VersionPolicy("all"), [1, 2, 3], [1, 2, 3]),
+    (VersionPolicy("specific", versions=(1, 5)), [1, 2, 3], [1]),
+    (VersionPolicy(), [], []),
+])
+def test_version_policies(policy, on_disk, chosen):
+    assert policy.choose(on_disk) == chosen
+
+
+def test_errors_name_the_file(tmp_path):
+    bad = tmp_path / "models.config"
+    bad.write_text("model_config_list { config { name: ")
+    with pytest.raises(ConfigError, match="models.config"):
+        read_model_config(bad, "digits")
+    with pytest.raises(ConfigError, match="no model named 'other'"):
+        read_model_config(CONFIG_DIR / "models.config", "other")
+    batching = tmp_path / "batching.config"
+    batching.write_text("max_batch_size { value: 8 }\nsurprise { value: 1 }")
+    with pytest.raises(ConfigError, match="batching.config: unsupported batching fields"):
+        read_batching_config(batching)

@@ -1,0 +1,133 @@
+"""Versions over the wire: hot swap under load, labels, REST status, UNAVAILABLE at start."""
+
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import grpc
+import pytest
+
+from digits.processes import free_port, port_open, python_module, spawn, stop_all, wait_until
+from serving.settings import CONFIG_DIR
+from worker.errors import PredictionRejectedError
+from worker.serving_client import ServingClient
+
+
+def _drop_version(model_base, target_base, version):
+    """Publish a version the way the trainer does: copy beside, then rename into place."""
+    tmp = target_base / "digits" / f".tmp-{uuid.uuid4().hex}"
+    shutil.copytree(model_base / "digits" / "1", tmp)
+    os.rename(tmp, target_base / "digits" / str(version))
+
+
+@pytest.fixture
+def server(tmp_path):
+    procs = []
+
+    def start(base, **env):
+        grpc_port, rest_port = free_port(), free_port()
+        full_env = {**os.environ, "DIGITS_MODEL_BASE": str(base), "DIGITS_GRPC_PORT": str(grpc_port),
+                    "DIGITS_REST_PORT": str(rest_port), "DIGITS_SERVING_POLL_SECONDS": "0.2", **env}
+        log = tmp_path / f"serving-{len(procs)}.log"
+        proc = spawn(python_module("serving"), log, full_env)
+        procs.append(proc)
+        wait_until(lambda: port_open(rest_port), "model server", 60, proc, log)
+        return f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}"
+
+    yield start
+    stop_all(procs)
+
+
+def _rest(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_hot_swap_under_load_fails_no_request(server, model_base, tmp_path, mnist):
+    base = tmp_path / "models"
+    _drop_version(model_base, base, 1)
+    target, rest = server(base)
+    client = ServingClient(target, "digits", timeout=10, retries=0)  # no retries: nothing may fail
+    wait_until(lambda: client.predict(mnist.x_test[:1]).model_version == 1, "version 1", 30)
+    versions, errors, stop = [], [], threading.Event()
+
+    def load():
+        c = ServingClient(target, "digits", timeout=10, retries=0)
+        while not stop.is_set():
+            try:
+                versions.append(c.predict(mnist.x_test[:8]).model_version)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+        c.close()
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    _drop_version(model_base, base, 2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and versions[-20:].count(2) < 20:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert versions.count(1) > 0 and versions[-1] == 2
+    first_two = versions.index(2)
+    assert versions[first_two + 50 :].count(1) == 0  # once switched, it stays switched
+    status, body = _rest(f"{rest}/v1/models/digits")
+    assert status == 200
+    assert [(s["version"], s["state"]) for s in body["model_version_status"]] == [("2", "AVAILABLE"), ("1", "END")]
+    assert client.model_status() == [(2, "AVAILABLE"), (1, "END")]
+    client.close()
+
+
+def test_labels_and_policy_from_the_shipped_models_config(server, model_base, tmp_path, mnist):
+    base = tmp_path / "models"
+    for version in (1, 2, 3):
+        _drop_version(model_base, base, version)
+    target, rest = server(base, DIGITS_MODEL_CONFIG_FILE=str(CONFIG_DIR / "models.config"))
+    # latest { num_versions: 2 }: versions 2 and 3 load; stable -> 1 is not loaded.
+    unpinned = ServingClient(target, "digits", timeout=10, retries=0)
+    assert unpinned.predict(mnist.x_test[:1]).model_version == 3
+    canary = ServingClient(target, "digits", timeout=10, retries=0, label="canary")
+    assert canary.predict(mnist.x_test[:1]).model_version == 2
+    with pytest.raises(PredictionRejectedError, match="Unrecognized servable version label"):
+        ServingClient(target, "digits", timeout=10, retries=0, label="nightly").predict(mnist.x_test[:1])
+    pinned = ServingClient(target, "digits", timeout=10, retries=0, version=2)
+    assert pinned.predict(mnist.x_test[:1]).model_version == 2
+    assert _rest(f"{rest}/v1/models/digits/labels/canary")[1]["model_version_status"][0]["version"] == "2"
+    assert _rest(f"{rest}/v1/models/digits/versions/1")[0] == 404
+    assert _rest(f"{rest}/v1/models/other")[0] == 404
+
+
+def test_unavailable_until_a_version_appears(server, model_base, tmp_path, mnist):
+    base = tmp_path / "models"
+    (base / "digits").mkdir(parents=True)
+    target, rest = server(base)
+    from worker.protos import predict_pb2, prediction_service_pb2_grpc
+    from worker.tensors import to_tensor_proto
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "digits"
+    request.inputs["images"].CopyFrom(to_tensor_proto(mnist.x_test[:1]))
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Predict(request, timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert _rest(f"{rest}/v1/models/digits")[0] == 404
+        # The worker's client rides this out with retries once a version is published.
+        client = ServingClient(target, "digits", timeout=5, retries=20, backoff=0.2, max_backoff=0.5)
+        threading.Timer(0.5, _drop_version, args=(model_base, base, 1)).start()
+        assert client.predict(mnist.x_test[:1]).model_version == 1
+        client.close()
