@@ -53,6 +53,8 @@ def start_server(settings: ServingSettings) -> RunningServer:
     store.poll()
     batcher = Batcher(read_batching_config(settings.batching_config_file)) if settings.batching_config_file else None
     options = [
+        # Without this, a second server on the same port binds silently and steals requests.
+        ("grpc.so_reuseport", 0),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
     ]

@@ -131,3 +131,15 @@ def test_unavailable_until_a_version_appears(server, model_base, tmp_path, mnist
         threading.Timer(0.5, _drop_version, args=(model_base, base, 1)).start()
         assert client.predict(mnist.x_test[:1]).model_version == 1
         client.close()
+
+
+def test_a_second_server_on_a_taken_port_fails_instead_of_sharing_it(server, model_base, tmp_path):
+    target, _ = server(model_base)
+    port = target.rsplit(":", 1)[1]
+    env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": port,
+           "DIGITS_REST_PORT": "0"}
+    proc = spawn(python_module("serving"), tmp_path / "second.log", env)
+    try:
+        assert proc.wait(60) != 0
+    finally:
+        stop_all([proc])
