@@ -39,7 +39,7 @@ class StackSettings:
             redis_url=env.optional("DIGITS_REDIS_URL"),
             redis_port=env.int("DIGITS_LOCAL_REDIS_PORT", 6380, minimum=1),
             grpc_port=env.int("DIGITS_GRPC_PORT", 8500, minimum=1),
-            rest_port=env.int("DIGITS_REST_PORT", 8501, minimum=0),
+            rest_port=env.int("DIGITS_REST_PORT", 8501, minimum=1),
             gateway_port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=1),
             workers=env.int("DIGITS_WORKERS", 2, minimum=1),
         )
@@ -68,7 +68,7 @@ def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
         gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
         children.append(gateway)
         url = f"http://127.0.0.1:{settings.gateway_port}"
-        wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 60, gateway, logs / "gateway.log")
+        wait_until(lambda: http_ok(f"{url}/readyz"), "gateway", 60, gateway, logs / "gateway.log")
         print(f"\ndigits is up: {url}  (logs in {logs}; Ctrl-C stops)", flush=True)
         return _watch(children)
     except KeyboardInterrupt:
@@ -133,6 +133,7 @@ def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:
         "DIGITS_REST_PORT": str(settings.rest_port),
         "DIGITS_SERVING_TARGET": f"127.0.0.1:{settings.grpc_port}",
         "DIGITS_GATEWAY_PORT": str(settings.gateway_port),
+        "DIGITS_SERVING_REST_URL": f"http://127.0.0.1:{settings.rest_port}",
     })
     return env
 

@@ -16,7 +16,7 @@ from gateway.errors import WORKER_ERROR_STATUS, ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
-CSV_COLUMNS = ("index", "file", "digit", "confidence", "error")
+CSV_COLUMNS = ("index", "file", "digits", "confidence", "needs_review", "error")
 
 
 def _read_upload(storage) -> bytes:
@@ -121,8 +121,8 @@ def _csv_stream(rows) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         error = row.get("error")
-        writer.writerow([row.get("index"), row.get("file"), row.get("digit"), row.get("confidence"),
-                         f"{error['code']}: {error['message']}" if error else ""])
+        writer.writerow([row.get("index"), row.get("file"), row.get("digits"), row.get("confidence"),
+                         row.get("needs_review"), f"{error['code']}: {error['message']}" if error else ""])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

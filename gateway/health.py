@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import redis
 from flask import Blueprint, jsonify
 
@@ -18,9 +22,30 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when Redis answers."""
+    """Ready when Redis answers and (if its REST URL is configured) the model is AVAILABLE."""
+    checks = {"redis": _check_redis()}
+    settings = deps.settings()
+    if settings.serving_rest_url:
+        checks["model"] = _check_model(settings.serving_rest_url, settings.model_name)
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), 200 if ready else 503
+
+
+def _check_redis() -> str:
     try:
         deps.connection().ping()
     except redis.RedisError as exc:
-        return jsonify({"status": "unavailable", "checks": {"redis": str(exc)}}), 503
-    return jsonify({"status": "ok", "checks": {"redis": "ok"}})
+        return f"unavailable: {exc}"
+    return "ok"
+
+
+def _check_model(rest_url: str, name: str) -> str:
+    """TF Serving's REST status (ours answers the same): ok when any version is AVAILABLE."""
+    url = f"{rest_url.rstrip('/')}/v1/models/{name}"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - configured URL
+            body = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return f"unavailable: {url}: {exc}"
+    states = [entry.get("state") for entry in body.get("model_version_status", [])]
+    return "ok" if "AVAILABLE" in states else f"unavailable: model states {states}"

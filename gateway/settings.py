@@ -21,6 +21,8 @@ class GatewaySettings:
     result_ttl: int = DEFAULT_RESULT_TTL
     host: str = "127.0.0.1"
     port: int = 8080
+    serving_rest_url: str | None = None
+    model_name: str = "digits"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -36,4 +38,6 @@ class GatewaySettings:
             result_ttl=env.int("DIGITS_RESULT_TTL", DEFAULT_RESULT_TTL, minimum=60),
             host=env.str("DIGITS_GATEWAY_HOST", "127.0.0.1"),
             port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=0),
+            serving_rest_url=env.optional("DIGITS_SERVING_REST_URL"),
+            model_name=env.str("DIGITS_MODEL_NAME", "digits"),
         )

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
+from digits.processes import (
+    free_port, http_ok, port_open, python_module, spawn, start_redis, stop_all, wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +81,20 @@ def model_server(model_base, tmp_path_factory) -> Iterator[str]:
     client.close()
     yield target
     stop_all([proc])
+
+
+@pytest.fixture(scope="session")
+def gateway_url(redis_url, model_server, tmp_path_factory) -> Iterator[str]:
+    """The whole stack as real processes: gateway and one RQ worker over the model server."""
+    logs = tmp_path_factory.mktemp("stack")
+    worker = start_worker(redis_url, model_server, logs / "worker.log")
+    port = free_port()
+    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_GATEWAY_PORT": str(port), "DIGITS_CHUNK_SIZE": "8"}
+    gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 30, gateway, logs / "gateway.log")
+    yield url
+    stop_all([gateway, worker])
 
 
 def start_worker(redis_url: str, serving_target: str, log: Path, **extra: str) -> subprocess.Popen:

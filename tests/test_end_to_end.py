@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import pytest
 import requests
 
-from digits.processes import free_port, http_ok, python_module, spawn, stop_all, wait_until
-from tests.conftest import start_worker
 from tests.scans import render_scan
 from worker.preprocess import preprocess
-
-
-@pytest.fixture(scope="module")
-def gateway_url(redis_url, model_server, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("e2e")
-    worker = start_worker(redis_url, model_server, logs / "worker.log")
-    port = free_port()
-    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_GATEWAY_PORT": str(port), "DIGITS_CHUNK_SIZE": "8"}
-    gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 30, gateway, logs / "gateway.log")
-    yield url
-    stop_all([gateway, worker])
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +33,8 @@ def test_predict_reads_scans_like_the_model_in_process(gateway_url, mnist, refer
         assert len(body["probabilities"]) == 10
         assert body["model_version"] == 1
         assert 0.0 <= body["confidence"] <= 1.0
+        assert body["digits"] == str(body["digit"])
+        assert body["needs_review"] == (body["confidence"] < 0.9)
         got.append(body["digit"])
     assert got == expected.tolist()
     # A tiny model, yet it must read most clear scans right.
@@ -90,7 +76,7 @@ def test_batch_processes_every_file_and_reports_bad_ones(gateway_url, mnist):
 
     csv_text = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results?format=csv", timeout=10).text
     lines = csv_text.strip().splitlines()
-    assert lines[0] == "index,file,digit,confidence,error"
+    assert lines[0] == "index,file,digits,confidence,needs_review,error"
     assert len(lines) == 33
 
 

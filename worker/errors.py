@@ -25,6 +25,12 @@ class NoDigitFoundError(WorkerError):
     code = "no_digit_found"
 
 
+class ImageExpiredError(WorkerError):
+    """The uploaded bytes are gone from storage (their TTL ran out before a worker ran)."""
+
+    code = "image_expired"
+
+
 class ModelUnavailableError(WorkerError):
     """The model server could not be reached, or has no servable version, after retries."""
 

@@ -9,7 +9,7 @@ from rq import get_current_job
 
 from digits.batches import BatchStore
 from worker.context import get_context
-from worker.errors import ModelUnavailableError, WorkerError
+from worker.errors import ImageExpiredError, ModelUnavailableError, WorkerError
 from worker.preprocess import preprocess
 from worker.serving_client import ServingClient
 
@@ -17,7 +17,7 @@ from worker.serving_client import ServingClient
 def predict_image(data: bytes) -> dict[str, Any]:
     """Read one image. Bad input comes back as an ``error`` entry, not as a failed job."""
     ctx = get_context()
-    rows = read_images([data], ctx.client, ctx.settings.max_pixels)
+    rows = read_images([data], ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold)
     return rows[0]
 
 
@@ -32,7 +32,7 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
     blobs = store.load_images(batch_id, todo)
     names = store.names(batch_id, todo)
     try:
-        rows = read_images(blobs, ctx.client, ctx.settings.max_pixels)
+        rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold)
     except ModelUnavailableError as exc:
         if job.retries_left:
             raise  # RQ re-queues the chunk with its retry backoff
@@ -45,15 +45,19 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
     return {"succeeded": ok, "failed": failed}
 
 
-def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: int) -> list[dict[str, Any]]:
-    """Preprocess each blob, run all good ones in one Predict call, and build result rows."""
+def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: int,
+                review_threshold: float) -> list[dict[str, Any]]:
+    """Preprocess each blob, run all good ones in one Predict call, and build result rows.
+
+    ``needs_review`` is set when the confidence is below ``review_threshold`` (and on errors:
+    a person has to look at those too).
+    """
     rows: list[dict[str, Any] | None] = [None] * len(blobs)
     batch: list[np.ndarray] = []
     positions: list[int] = []
     for pos, data in enumerate(blobs):
         if data is None:
-            rows[pos] = {"digit": None, "confidence": None,
-                         "error": {"code": "image_expired", "message": "the uploaded image is no longer stored"}}
+            rows[pos] = _error_row(ImageExpiredError("the uploaded image is no longer stored"))
             continue
         try:
             batch.append(preprocess(data, max_pixels))
@@ -64,9 +68,12 @@ def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: in
         prediction = client.predict(np.stack(batch))
         for pos, probs in zip(positions, prediction.probabilities):
             digit = int(np.argmax(probs))
+            confidence = float(probs[digit])
             rows[pos] = {
+                "digits": str(digit),
                 "digit": digit,
-                "confidence": round(float(probs[digit]), 6),
+                "confidence": round(confidence, 6),
+                "needs_review": confidence < review_threshold,
                 "probabilities": [round(float(p), 6) for p in probs],
                 "model_version": prediction.model_version,
                 "error": None,
@@ -75,4 +82,5 @@ def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: in
 
 
 def _error_row(exc: WorkerError) -> dict[str, Any]:
-    return {"digit": None, "confidence": None, "error": {"code": exc.code, "message": str(exc)}}
+    return {"digits": None, "digit": None, "confidence": None, "needs_review": True,
+            "error": {"code": exc.code, "message": str(exc)}}

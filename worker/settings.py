@@ -20,6 +20,7 @@ class WorkerSettings:
     grpc_retries: int = 5
     max_pixels: int = 40_000_000
     result_ttl: int = DEFAULT_RESULT_TTL
+    review_threshold: float = 0.9
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -35,4 +36,5 @@ class WorkerSettings:
             grpc_retries=env.int("DIGITS_GRPC_RETRIES", 5, minimum=0),
             max_pixels=env.int("DIGITS_MAX_PIXELS", 40_000_000, minimum=1),
             result_ttl=env.int("DIGITS_RESULT_TTL", DEFAULT_RESULT_TTL, minimum=60),
+            review_threshold=env.float("DIGITS_REVIEW_THRESHOLD", 0.9, minimum=0.0),
         )

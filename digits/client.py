@@ -1,0 +1,58 @@
+"""A small HTTP client for the gateway, used by ``digits predict``, ``submit`` and ``status``."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+
+
+class GatewayError(RuntimeError):
+    """The gateway answered with an error, or could not be reached. The message says which."""
+
+
+class GatewayClient:
+    def __init__(self, url: str, timeout: float = 120.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def get_json(self, path: str) -> dict:
+        return json.loads(self._open(urllib.request.Request(self.url + path)).read())
+
+    def post_files(self, path: str, field: str, files: Sequence[tuple[str, bytes]]) -> dict:
+        """POST ``files`` as multipart/form-data under ``field``; returns the JSON answer."""
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, data in files:
+            safe = name.replace('"', "%22").replace("\r", "").replace("\n", "")
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{safe}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+            )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(
+            self.url + path, data=body, method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        return json.loads(self._open(request).read())
+
+    def iter_jsonl(self, path: str) -> Iterator[dict]:
+        with self._open(urllib.request.Request(self.url + path)) as response:
+            for line in response:
+                if line.strip():
+                    yield json.loads(line)
+
+    def _open(self, request: urllib.request.Request):
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 - user-given URL
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                message = json.loads(raw)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = raw.decode(errors="replace").strip() or exc.reason
+            raise GatewayError(f"HTTP {exc.code}: {message}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise GatewayError(f"cannot reach the gateway at {self.url}: {exc}") from exc

@@ -1,0 +1,40 @@
+"""Find image files in a folder by their content, not their extension."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+# Leading bytes of the formats the worker decodes.
+_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",  # BMP
+    b"II*\x00",  # TIFF, little-endian
+    b"MM\x00*",  # TIFF, big-endian
+)
+
+
+def looks_like_image(head: bytes) -> bool:
+    """True when ``head`` (the first 16 bytes of a file) starts like a supported image."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return any(head.startswith(sig) for sig in _SIGNATURES)
+
+
+def find_images(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(path relative to ``folder`` with forward slashes, absolute path), sorted, recursively."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            try:
+                with open(path, "rb") as handle:
+                    head = handle.read(16)
+            except OSError:
+                continue
+            if looks_like_image(head):
+                yield path.relative_to(folder).as_posix(), path

@@ -1,0 +1,88 @@
+"""`digits submit` and `digits predict` against the real stack."""
+
+import csv
+import json
+
+import pytest
+
+from digits.cli import main
+from digits.files import find_images, looks_like_image
+from digits.submit import submit
+from tests.scans import render_scan
+
+
+@pytest.fixture
+def folder(tmp_path, mnist):
+    root = tmp_path / "scans"
+    for i in range(12):
+        sub = root / ("a" if i < 6 else "b/deep")
+        sub.mkdir(parents=True, exist_ok=True)
+        # Extensions lie on purpose: detection is by content.
+        name = f"{i:02d}.jpg" if i % 4 else f"{i:02d}.dat"
+        (sub / name).write_bytes(render_scan(mnist.x_test[i], fmt="JPEG" if i % 2 else "PNG"))
+    (root / "notes.txt").write_text("not an image")
+    (root / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    return root
+
+
+def _rows(path):
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_find_images_by_content(folder):
+    found = [rel for rel, _ in find_images(folder)]
+    assert "notes.txt" not in found
+    assert "a/broken.png" in found and "b/deep/08.dat" in found
+    assert len(found) == 13
+    assert looks_like_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
+    assert not looks_like_image(b"%PDF-1.7")
+
+
+def test_submit_writes_every_image_once_and_resumes(gateway_url, folder, tmp_path, mnist, capsys):
+    out = tmp_path / "results.csv"
+    assert submit(folder, gateway_url, out, files_per_request=5, parallel=2, poll_seconds=0.1) == 1
+    rows = _rows(out)
+    assert sorted(r["path"] for r in rows) == sorted(rel for rel, _ in find_images(folder))
+    broken = next(r for r in rows if r["path"] == "a/broken.png")
+    assert broken["error"].startswith("invalid_image") and broken["digits"] == ""
+    good = [r for r in rows if not r["error"]]
+    correct = sum(r["digits"] == str(mnist.y_test[int(r["path"][-6:-4])]) for r in good)
+    assert correct >= 9
+    assert all(r["needs_review"] in ("True", "False") for r in good)
+    assert "13 images processed: 12 read, 1 failed" in capsys.readouterr().err
+
+    # Re-running sends nothing new; the earlier failure still makes the exit code non-zero.
+    assert submit(folder, gateway_url, out, poll_seconds=0.1) == 1
+    assert len(_rows(out)) == 13
+    (folder / "b" / "new.png").write_bytes(render_scan(mnist.x_test[20]))
+    assert submit(folder, gateway_url, out, poll_seconds=0.1) == 1
+    rows = _rows(out)
+    assert len(rows) == 14 and rows[-1]["path"] == "b/new.png"
+
+
+def test_submit_jsonl_and_success_exit_code(gateway_url, folder, tmp_path):
+    (folder / "a" / "broken.png").unlink()
+    out = tmp_path / "results.jsonl"
+    assert main(["submit", str(folder), "--url", gateway_url, "-o", str(out)]) == 0
+    rows = _rows(out)
+    assert len(rows) == 12 and all(r["error"] is None and r["digits"].isdigit() for r in rows)
+
+
+def test_submit_reports_an_unreachable_gateway(folder, tmp_path, capsys):
+    from digits.processes import free_port
+
+    assert submit(folder, f"http://127.0.0.1:{free_port()}", tmp_path / "r.csv", poll_seconds=0.05) == 1
+    assert "cannot reach the gateway" in capsys.readouterr().err
+
+
+def test_predict_and_status_commands(gateway_url, tmp_path, mnist, capsys):
+    scan = tmp_path / "seven.png"
+    scan.write_bytes(render_scan(mnist.x_test[0]))
+    assert main(["predict", str(scan), "--url", gateway_url]) == 0
+    assert capsys.readouterr().out.split("\t")[1] == "7"
+    assert main(["status", "--url", gateway_url]) == 0
+    assert json.loads(capsys.readouterr().out)["checks"]["redis"] == "ok"
+    assert main(["status", "nope", "--url", gateway_url]) == 1
