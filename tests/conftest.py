@@ -46,7 +46,8 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_conn(redis_url) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(redis_url)
+    """A flushed database of the test Redis that the session's stack (database 0) does not use."""
+    conn = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/2")
     conn.flushdb()
     yield conn
     conn.close()

@@ -7,8 +7,20 @@ from gateway.settings import GatewaySettings
 
 
 @pytest.fixture
-def client(redis_url, redis_conn):
-    app = create_app(GatewaySettings(redis_url=redis_url, max_file_bytes=1000, max_files=3, chunk_size=2))
+def private_db(redis_url):
+    """Database 1 of the test Redis: no worker of the end-to-end stack listens there."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/1"
+    conn = redis.Redis.from_url(url)
+    conn.flushdb()
+    yield url, conn
+    conn.close()
+
+
+@pytest.fixture
+def client(private_db):
+    app = create_app(GatewaySettings(redis_url=private_db[0], max_file_bytes=1000, max_files=3, chunk_size=2))
     return app.test_client()
 
 
@@ -57,7 +69,7 @@ def test_too_many_files_is_413(client):
     assert response.status_code == 413 and response.json["error"]["code"] == "too_many_files"
 
 
-def test_batch_is_chunked_onto_the_batch_queue(client, redis_conn):
+def test_batch_is_chunked_onto_the_batch_queue(client, private_db):
     import io
 
     from rq import Queue
@@ -66,7 +78,7 @@ def test_batch_is_chunked_onto_the_batch_queue(client, redis_conn):
     response = client.post("/v1/batches", data=data)
     assert response.status_code == 202
     assert response.headers["Location"] == f"/v1/batches/{response.json['id']}"
-    jobs = Queue("digits-batches", connection=redis_conn).get_jobs()
+    jobs = Queue("digits-batches", connection=private_db[1]).get_jobs()
     assert [job.args[1] for job in jobs] == [[0, 1], [2]]
     assert client.get(f"/v1/batches/{response.json['id']}").json["status"] == "queued"
 
