@@ -72,3 +72,13 @@ def test_services_that_serve_have_healthchecks():
         assert "healthcheck" in COMPOSE["services"][name], name
     assert COMPOSE["services"]["serving"]["depends_on"]["trainer"]["condition"] == "service_completed_successfully"
     assert "--appendonly" in COMPOSE["services"]["redis"]["command"]
+
+
+def test_readme_lists_every_environment_variable():
+    readme = (ROOT / "README.md").read_text()
+    sources = [*ROOT.glob("*/*.py"), ROOT / "docker-compose.yml", ROOT / ".env.example", *DOCKERFILES]
+    used = set()
+    for path in sources:
+        used |= set(re.findall(r"DIGITS_[A-Z_]+[A-Z]", path.read_text()))
+    missing = sorted(v for v in used if f"`{v}`" not in readme)
+    assert not missing, f"README's configuration table lacks {missing}"
