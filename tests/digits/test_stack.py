@@ -56,3 +56,25 @@ def http_ok_quiet(url):
         return http_ok(url)
     except OSError:
         return False
+
+
+def test_up_trains_a_model_first_when_none_exists(tmp_path, mnist_dir):
+    port = free_port()
+    env = {**os.environ, "DIGITS_HOME": str(tmp_path / "home"), "DIGITS_MODEL_BASE": str(tmp_path / "models"),
+           "DIGITS_GATEWAY_PORT": str(port), "DIGITS_GRPC_PORT": str(free_port()),
+           "DIGITS_REST_PORT": str(free_port()), "DIGITS_LOCAL_REDIS_PORT": str(free_port()),
+           "DIGITS_MNIST_DIR": str(mnist_dir)}
+    env.pop("DIGITS_REDIS_URL", None)
+    log = tmp_path / "up.log"
+    proc = subprocess.Popen([sys.executable, "-m", "digits", "up", "--workers", "1", "--",
+                             "--limit", "1000", "--epochs", "1", "--width", "4"],
+                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    try:
+        wait_until(lambda: "digits is up" in log.read_text(), "digits up", 180, proc, log)
+        assert http_ok(f"http://127.0.0.1:{port}/readyz")
+        text = log.read_text()
+        assert "training on 900 images" in text and "exported" in text and f"http://127.0.0.1:{port}" in text
+        assert (tmp_path / "models" / "digits" / "1" / "saved_model.pb").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
