@@ -18,7 +18,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from serving.config_file import VersionPolicy
-from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
 
 State = get_model_status_pb2.ModelVersionStatus.State
 MAX_LOAD_ATTEMPTS = 5
@@ -33,6 +33,7 @@ class Servable:
     path: Path
     loaded: Any  # the tf.saved_model.load() object; keeps the variables alive
     signature_defs: dict[str, Any]
+    warmup_replayed: int = 0
 
     def signature(self, name: str) -> Any | None:
         return self.loaded.signatures.get(name) if name in self.signature_defs else None
@@ -146,8 +147,12 @@ class ModelStore:
         return thread
 
 
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+MAX_WARMUP_RECORDS = 1000  # TF Serving's own cap
+
+
 def load_servable(path: Path, version: int) -> Servable:
-    """Load one SavedModel version with its signatures and their SignatureDef protos."""
+    """Load one SavedModel version, then replay its warmup requests as TF Serving does."""
     loaded = tf.saved_model.load(str(path))
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((path / "saved_model.pb").read_bytes())
@@ -156,4 +161,25 @@ def load_servable(path: Path, version: int) -> Servable:
         for name, sig in proto.meta_graphs[0].signature_def.items()
         if not name.startswith("__")  # internal init ops, not callable signatures
     }
-    return Servable(version=version, path=path, loaded=loaded, signature_defs=signature_defs)
+    servable = Servable(version=version, path=path, loaded=loaded, signature_defs=signature_defs)
+    servable.warmup_replayed = _replay_warmup(servable)
+    return servable
+
+
+def _replay_warmup(servable: Servable) -> int:
+    """Run the recorded Predict requests so the first real request finds traced graphs."""
+    warmup = servable.path / WARMUP_FILE
+    if not warmup.is_file():
+        return 0
+    replayed = 0
+    for record in tf.data.TFRecordDataset(str(warmup)).take(MAX_WARMUP_RECORDS):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if not log.HasField("predict_log"):
+            continue
+        request = log.predict_log.request
+        fn = servable.signature(request.model_spec.signature_name or "serving_default")
+        if fn is None:
+            raise ValueError(f"{warmup}: warmup request names an unknown signature")
+        fn(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})
+        replayed += 1
+    return replayed

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,12 @@ def export_model(
     metrics: dict[str, Any],
     temperature: float = 1.0,
     extra_files: dict[str, bytes] | None = None,
+    card: Callable[[dict[str, Any]], str] | None = None,
 ) -> Path:
-    """Write ``model`` as the next version of ``name`` and return the version folder."""
+    """Write ``model`` as the next version of ``name`` and return the version folder.
+
+    ``card`` renders MODEL_CARD.md from the metrics once the version number is known.
+    """
     model_dir = Path(model_base) / name
     model_dir.mkdir(parents=True, exist_ok=True)
     tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
@@ -54,7 +59,7 @@ def export_model(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         _fsync_tree(tmp)
-        return _rename_into_place(tmp, model_dir, metrics)
+        return _rename_into_place(tmp, model_dir, metrics, card)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, ExportError):
@@ -83,13 +88,16 @@ def _write_saved_model(model: keras.Model, path: Path, temperature: float) -> No
     archive.write_out(str(path), verbose=False)
 
 
-def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any]) -> Path:
+def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any],
+                       card: Callable[[dict[str, Any]], str] | None) -> Path:
     # Another trainer may claim the same number between our scan and our rename; on a
     # clash, take the next number rather than overwrite.
     for _ in range(100):
         version = next_version(model_dir)
         metrics_with_version = {**metrics, "version": version}
         (tmp / "metrics.json").write_text(json.dumps(metrics_with_version, indent=2) + "\n")
+        if card is not None:
+            (tmp / "MODEL_CARD.md").write_text(card(metrics_with_version))
         target = model_dir / str(version)
         try:
             os.rename(tmp, target)

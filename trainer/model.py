@@ -5,16 +5,21 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from trainer.augment import augmentation
 
-def build_model(width: int = 32, dense: int = 128, seed: int | None = None) -> keras.Model:
+
+def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augment: bool = False) -> keras.Model:
     """A VGG-style CNN on 28x28 inputs in MNIST's 0..255 scale; outputs 10 logits.
 
     ``width`` is the number of filters in the first block; tests use a narrow model.
+    ``augment`` adds the train-time scan augmentation (inactive at inference).
     """
     init = keras.initializers.HeNormal(seed=seed)
     inputs = keras.Input(shape=(28, 28), dtype="float32", name="images")
     x = layers.Reshape((28, 28, 1))(inputs)
     x = layers.Rescaling(1.0 / 255.0)(x)
+    if augment:
+        x = augmentation(seed)(x)
     for filters in (width, width * 2):
         for _ in range(2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)

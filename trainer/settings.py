@@ -20,6 +20,9 @@ class TrainerSettings:
     width: int
     seed: int
     validation_fraction: float
+    learning_rate: float
+    scan_eval_count: int
+    augment: bool
     if_missing: bool
 
 
@@ -39,8 +42,14 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                         help="train on only the first N training images (quick runs)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--width", type=int, default=32, help="filters in the first conv block")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="makes runs reproducible")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the cosine schedule")
+    parser.add_argument("--augment", action="store_true",
+                        help="train-time scan augmentation (elastic, rotation, scale, shift, stroke, blur, "
+                             "noise); slower, and needs more epochs")
+    parser.add_argument("--scan-eval-count", type=int, default=2000,
+                        help="scan-like images made from MNIST test digits for evaluation")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when a version of the model already exists")
     args = parser.parse_args(argv)

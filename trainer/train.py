@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -10,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from trainer.data import Mnist, load_mnist
-from trainer.metrics import classification_metrics
 from trainer.settings import TrainerSettings
 
 
@@ -28,38 +29,80 @@ def run(settings: TrainerSettings) -> Path | None:
     if settings.if_missing and versions:
         print(f"model {settings.model_name!r} already has version {versions[-1]}; nothing to do")
         return None
-    # TensorFlow is imported late so that `--help` and the skip path stay fast.
+    data = load_mnist(settings.data_dir)  # fails fast, naming the file, before any training
+    # TensorFlow is imported late so that `--help`, the skip path and data errors stay fast.
     import keras
 
     from trainer.export import export_model
     from trainer.model import build_model
+    from trainer.progress import RunProgress
 
     keras.utils.set_random_seed(settings.seed)
-    data = load_mnist(settings.data_dir)
     x_train, y_train, x_val, y_val = _split(data, settings)
-    print(f"training on {len(x_train)} images, validating on {len(x_val)}, "
-          f"{settings.epochs} epochs", flush=True)
-    model = build_model(width=settings.width, seed=settings.seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs", flush=True)
+    model = build_model(width=settings.width, seed=settings.seed, augment=settings.augment)
+    steps = settings.epochs * int(np.ceil(len(x_train) / settings.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate / 30, decay_steps=steps - steps // 20, alpha=0.01,
+        warmup_target=settings.learning_rate, warmup_steps=steps // 20,
     )
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     started = time.monotonic()
     model.fit(
-        x_train.astype(np.float32), y_train,
-        validation_data=(x_val.astype(np.float32), y_val),
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        verbose=1 if sys.stdout.isatty() else 2,
+        x_train.astype(np.float32), y_train, validation_data=(x_val.astype(np.float32), y_val),
+        epochs=settings.epochs, batch_size=settings.batch_size,
+        verbose=1 if sys.stdout.isatty() else 0, callbacks=[RunProgress(settings.epochs)],
     )
     train_seconds = time.monotonic() - started
-    logits = model.predict(data.x_test.astype(np.float32), batch_size=512, verbose=0)
-    test = classification_metrics(data.y_test, _softmax(logits))
-    metrics = _metrics_document(settings, data, len(x_train), len(x_val), train_seconds, test)
-    folder = export_model(model, settings.model_base, settings.model_name, metrics)
-    print(f"test accuracy {test['accuracy']:.4f}; exported {folder}", flush=True)
+    metrics, files = _evaluate(model, data, x_val, y_val, settings)
+    metrics["training"] |= {"seconds": round(train_seconds, 1)}
+    metrics["data"] |= {"train_images": int(len(x_train)), "validation_images": int(len(x_val))}
+    from trainer.model_card import model_card
+
+    folder = export_model(model, settings.model_base, settings.model_name, metrics,
+                          temperature=metrics["calibration"]["temperature"], extra_files=files, card=model_card)
+    print(f"test accuracy {metrics['test']['accuracy']:.4f}, scan-like {metrics['scans']['accuracy']:.4f}; "
+          f"exported {folder}", flush=True)
     return folder
+
+
+def _evaluate(model, data: Mnist, x_val, y_val, settings: TrainerSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
+    from trainer.evaluate import calibrate, evaluate_scans, evaluate_test
+    from trainer.report import confusion_png, misclassified_png
+    from trainer.warmup import WARMUP_PATH, warmup_records
+
+    def logits(images: np.ndarray) -> np.ndarray:
+        return model.predict(images.astype(np.float32), batch_size=512, verbose=0)
+
+    print("evaluating: calibration, MNIST test set, scan-like set...", flush=True)
+    calibration = calibrate(logits, x_val, y_val)
+    test, probabilities = evaluate_test(logits, data.x_test, data.y_test, calibration["temperature"])
+    metrics: dict[str, Any] = {
+        "model_name": settings.model_name,
+        "test": test,
+        "scans": evaluate_scans(logits, data.x_test, data.y_test, count=settings.scan_eval_count, seed=settings.seed),
+        "calibration": calibration,
+        "training": {
+            "epochs": settings.epochs, "batch_size": settings.batch_size, "width": settings.width,
+            "learning_rate": settings.learning_rate, "seed": settings.seed, "augmentation": settings.augment,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        },
+        "data": {"source": data.source, "test_images": int(len(data.x_test))},
+        "signature": {
+            "name": "serving_default",
+            "inputs": {"images": {"dtype": "uint8", "shape": [-1, 28, 28]}},
+            "outputs": {"probabilities": {"dtype": "float32", "shape": [-1, 10]},
+                        "classes": {"dtype": "int64", "shape": [-1]}},
+        },
+    }
+    predicted = probabilities.argmax(axis=1)
+    files = {
+        "confusion_matrix.png": confusion_png(np.array(test["confusion_matrix"])),
+        "misclassified.png": misclassified_png(data.x_test, data.y_test, predicted, probabilities.max(axis=1)),
+        WARMUP_PATH: warmup_records(data.x_test[:256], settings.model_name),
+    }
+    return metrics, files
 
 
 def _split(data: Mnist, settings: TrainerSettings) -> tuple[np.ndarray, ...]:
@@ -70,40 +113,3 @@ def _split(data: Mnist, settings: TrainerSettings) -> tuple[np.ndarray, ...]:
     n_val = max(1, int(len(order) * settings.validation_fraction))
     val, train = order[:n_val], order[n_val:]
     return data.x_train[train], data.y_train[train], data.x_train[val], data.y_train[val]
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _metrics_document(
-    settings: TrainerSettings, data: Mnist, n_train: int, n_val: int,
-    train_seconds: float, test: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "model_name": settings.model_name,
-        "test": test,
-        "training": {
-            "seconds": round(train_seconds, 1),
-            "epochs": settings.epochs,
-            "batch_size": settings.batch_size,
-            "width": settings.width,
-            "seed": settings.seed,
-        },
-        "data": {
-            "source": data.source,
-            "train_images": n_train,
-            "validation_images": n_val,
-            "test_images": int(len(data.x_test)),
-        },
-        "signature": {
-            "name": "serving_default",
-            "inputs": {"images": {"dtype": "uint8", "shape": [-1, 28, 28]}},
-            "outputs": {
-                "probabilities": {"dtype": "float32", "shape": [-1, 10]},
-                "classes": {"dtype": "int64", "shape": [-1]},
-            },
-        },
-    }

@@ -34,3 +34,10 @@ def test_a_broken_version_does_not_unload_the_good_one(tmp_path, model_base):
     store.poll()
     assert store.latest().version == 1
     assert store.states()[2].state == State.END and "load failed" in store.states()[2].error
+
+
+def test_warmup_requests_are_replayed_on_load(model_base):
+    from serving.model_store import load_servable
+
+    servable = load_servable(model_base / "digits" / "1", 1)
+    assert servable.warmup_replayed == 3

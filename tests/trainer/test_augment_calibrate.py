@@ -1,0 +1,38 @@
+import numpy as np
+
+from trainer.augment import RandomBlur, RandomElastic, RandomStroke, augmentation
+from trainer.calibrate import fit_temperature, review_table, softmax
+
+
+def test_augmentation_is_identity_at_inference_and_changes_images_in_training(mnist):
+    x = mnist.x_test[:32].astype(np.float32)[..., None] / 255.0
+    aug = augmentation(seed=3)
+    np.testing.assert_array_equal(aug(x, training=False).numpy(), x)
+    out = aug(x, training=True).numpy()
+    assert out.shape == x.shape
+    assert np.abs(out - x).mean() > 0.01
+    # Still the same digit: most ink stays near where it was.
+    corr = [np.corrcoef(out[i].ravel(), x[i].ravel())[0, 1] for i in range(32)]
+    assert np.median(corr) > 0.5
+
+
+def test_each_layer_only_moves_ink_a_little(mnist):
+    x = mnist.x_test[:16].astype(np.float32)[..., None] / 255.0
+    for layer in (RandomElastic(rate=1.0, seed=1), RandomStroke(rate=0.5, seed=1), RandomBlur(rate=1.0, seed=1)):
+        out = layer(x, training=True).numpy()
+        assert out.shape == x.shape
+        assert 0.0 < np.abs(out - x).mean() < 0.2, type(layer).__name__
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 3, (5000, 10))
+    labels = np.array([rng.choice(10, p=p) for p in softmax(true_logits)])
+    assert abs(fit_temperature(true_logits * 2.5, labels) - 2.5) < 0.2
+
+
+def test_review_table_counts():
+    probs = np.array([[0.95, 0.05], [0.6, 0.4], [0.2, 0.8]] + [[1.0, 0.0]] * 7)
+    labels = np.array([0, 1, 1] + [0] * 7)
+    row = next(r for r in review_table(np.pad(probs, ((0, 0), (0, 8))), labels) if r["threshold"] == 0.9)
+    assert row == {"threshold": 0.9, "accepted": 0.8, "precision": 1.0, "errors_accepted": 0, "errors_flagged": 1}

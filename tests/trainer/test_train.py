@@ -1,0 +1,77 @@
+"""What the trainer exports for each version, from the session's real training run."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainer.errors import DatasetError
+from trainer.settings import parse_args
+from trainer.train import run
+from trainer.warmup import WARMUP_PATH, read_warmup_requests
+
+
+@pytest.fixture(scope="module")
+def version_dir(model_base):
+    return model_base / "digits" / "1"
+
+
+def test_metrics_json_has_everything_the_model_card_promises(version_dir):
+    metrics = json.loads((version_dir / "metrics.json").read_text())
+    test = metrics["test"]
+    assert 0.75 <= test["accuracy"] <= 1.0 and test["count"] == 10000
+    assert set(test["per_class"]) == {str(d) for d in range(10)}
+    assert np.array(test["confusion_matrix"]).sum() == 10000
+    assert 0.0 <= test["ece"] < 0.2
+    assert [r["threshold"] for r in test["review"]] == [0.5, 0.8, 0.9, 0.95, 0.99]
+    assert metrics["calibration"]["temperature"] > 0
+    assert metrics["calibration"]["validation_ece_after"] <= metrics["calibration"]["validation_ece_before"] + 1e-3
+    assert metrics["scans"]["count"] == 300 and metrics["scans"]["accuracy"] > 0.5
+    assert metrics["training"]["seconds"] > 0 and metrics["training"]["seed"] == 1234
+    assert metrics["data"]["train_images"] + metrics["data"]["validation_images"] == 8000
+    assert metrics["version"] == 1
+
+
+def test_pictures_and_model_card(version_dir):
+    for name in ("confusion_matrix.png", "misclassified.png"):
+        image = Image.open(io.BytesIO((version_dir / name).read_bytes()))
+        assert image.format == "PNG" and image.width > 200
+    card = (version_dir / "MODEL_CARD.md").read_text()
+    assert "# Model card: digits version 1" in card and "needs_review" in card and "Scan-like" in card
+
+
+def test_warmup_requests_match_the_signature(version_dir):
+    requests = read_warmup_requests(str(version_dir / WARMUP_PATH))
+    assert [r.inputs["images"].tensor_shape.dim[0].size for r in requests] == [1, 32, 256]
+    assert all(r.model_spec.name == "digits" for r in requests)
+
+
+def test_probabilities_are_calibrated_inside_the_model(version_dir, mnist):
+    import tensorflow as tf
+
+    metrics = json.loads((version_dir / "metrics.json").read_text())
+    fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    probs = fn(images=tf.constant(mnist.x_test))["probabilities"].numpy()
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == mnist.y_test
+    # Calibrated: mean confidence tracks accuracy.
+    assert abs(confidence.mean() - correct.mean()) < 0.05
+    assert abs(correct.mean() - metrics["test"]["accuracy"]) < 1e-3
+
+
+def test_bad_data_directory_exports_nothing(tmp_path):
+    settings = parse_args(["--data-dir", str(tmp_path / "missing"), "--model-base", str(tmp_path / "m")], environ={})
+    with pytest.raises(DatasetError, match="missing"):
+        run(settings)
+    assert not (tmp_path / "m").exists()
+
+
+def test_same_seed_same_model(tmp_path, mnist_dir):
+    args = ["--data-dir", str(mnist_dir), "--model-base", str(tmp_path), "--limit", "600", "--epochs", "1",
+            "--width", "4", "--scan-eval-count", "20"]
+    first = run(parse_args(args, environ={}))
+    second = run(parse_args(args, environ={}))
+    a, b = (json.loads((f / "metrics.json").read_text())["test"] for f in (first, second))
+    assert a["confusion_matrix"] == b["confusion_matrix"]

@@ -1,0 +1,118 @@
+"""Train-time augmentation that mimics what scan preprocessing leaves behind.
+
+A scan goes through crop, 20x20 fit and centre-of-mass placement, so what reaches the model
+differs from MNIST by small rotations, scale and shift, by stroke thickness (pen and
+resolution), blur (focus, resampling), sensor noise and the wobble of handwriting (elastic
+distortion). Each is a Keras layer that acts only in training, so inference is untouched.
+Inputs are (batch, 28, 28, 1) in 0..1.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+class RandomStroke(layers.Layer):
+    """Thicken (dilate) or thin (erode) strokes by one pixel, each with probability ``rate``."""
+
+    def __init__(self, rate: float = 0.15, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed_gen = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        dilated = tf.nn.max_pool2d(x, 2, 1, "SAME")
+        eroded = -tf.nn.max_pool2d(-x, 2, 1, "SAME")
+        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
+        return tf.where(pick < self.rate, dilated, tf.where(pick > 1 - self.rate, eroded, x))
+
+
+class RandomBlur(layers.Layer):
+    """Gaussian blur with sigma up to ``max_sigma`` on a fraction ``rate`` of images."""
+
+    def __init__(self, rate: float = 0.15, max_sigma: float = 0.8, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.max_sigma = max_sigma
+        self.seed_gen = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        sigma = keras.random.uniform((), 0.3, self.max_sigma, seed=self.seed_gen)
+        taps = tf.range(-2.0, 3.0)
+        kernel = tf.exp(-(taps**2) / (2.0 * sigma**2))
+        kernel /= tf.reduce_sum(kernel)
+        blurred = tf.nn.conv2d(x, tf.reshape(kernel, (5, 1, 1, 1)), 1, "SAME")
+        blurred = tf.nn.conv2d(blurred, tf.reshape(kernel, (1, 5, 1, 1)), 1, "SAME")
+        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
+        return tf.where(pick < self.rate, blurred, x)
+
+
+class RandomElastic(layers.Layer):
+    """Elastic distortion (Simard et al., 2003): a smoothed random displacement field."""
+
+    def __init__(self, alpha: float = 1.0, sigma: float = 4.0, rate: float = 0.5, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = alpha
+        self.sigma = sigma
+        self.rate = rate
+        self.seed_gen = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch, height, width = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
+        noise = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_gen)
+        taps = tf.range(-6.0, 7.0)
+        kernel = tf.exp(-(taps**2) / (2.0 * self.sigma**2))
+        kernel /= tf.reduce_sum(kernel)
+        smooth = tf.nn.depthwise_conv2d(noise, tf.tile(tf.reshape(kernel, (13, 1, 1, 1)), (1, 1, 2, 1)), [1] * 4, "SAME")
+        smooth = tf.nn.depthwise_conv2d(smooth, tf.tile(tf.reshape(kernel, (1, 13, 1, 1)), (1, 1, 2, 1)), [1] * 4, "SAME")
+        # Normalise the field so alpha is the typical displacement in pixels.
+        smooth /= tf.math.reduce_std(smooth) + 1e-6
+        on = tf.cast(keras.random.uniform((batch, 1, 1, 1), seed=self.seed_gen) < self.rate, tf.float32)
+        return _warp(x, smooth * self.alpha * on)
+
+
+def _warp(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
+    """Bilinear resampling of ``images`` at (y + dy, x + dx); outside the frame reads 0."""
+    batch, height, width = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    ys, xs = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+    y = ys[None] + flow[..., 0]
+    x = xs[None] + flow[..., 1]
+    y0, x0 = tf.floor(y), tf.floor(x)
+    wy, wx = y - y0, x - x0
+    padded = tf.pad(images[..., 0], [[0, 0], [1, 1], [1, 1]])
+    flat = tf.reshape(padded, (batch, -1))
+    row = width + 2
+
+    def sample(yy, xx):
+        yy = tf.clip_by_value(tf.cast(yy, tf.int32) + 1, 0, height + 1)
+        xx = tf.clip_by_value(tf.cast(xx, tf.int32) + 1, 0, width + 1)
+        return tf.gather(flat, tf.reshape(yy * row + xx, (batch, -1)), batch_dims=1)
+
+    top = sample(y0, x0) * tf.reshape(1 - wx, (batch, -1)) + sample(y0, x0 + 1) * tf.reshape(wx, (batch, -1))
+    bottom = sample(y0 + 1, x0) * tf.reshape(1 - wx, (batch, -1)) + sample(y0 + 1, x0 + 1) * tf.reshape(wx, (batch, -1))
+    out = top * tf.reshape(1 - wy, (batch, -1)) + bottom * tf.reshape(wy, (batch, -1))
+    return tf.reshape(out, (batch, height, width, 1))
+
+
+def augmentation(seed: int | None = None) -> keras.Sequential:
+    """The full train-time pipeline, in the order a scan would suffer it."""
+    return keras.Sequential(
+        [
+            RandomElastic(seed=seed),
+            layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +-11 degrees
+            layers.RandomZoom(0.12, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(0.07, 0.07, fill_mode="constant", seed=seed),
+            RandomStroke(seed=seed),
+            RandomBlur(seed=seed),
+            layers.GaussianNoise(0.03, seed=seed),
+        ],
+        name="augment",
+    )

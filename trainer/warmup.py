@@ -1,0 +1,42 @@
+"""TF Serving warmup requests: ``assets.extra/tf_serving_warmup_requests``.
+
+A TFRecord file of PredictionLog messages. TF Serving replays them when it loads a version,
+so the first real request does not pay for graph tracing; our local server does the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+WARMUP_PATH = "assets.extra/tf_serving_warmup_requests"
+BATCH_SIZES = (1, 32, 256)
+
+
+def warmup_records(images: np.ndarray, model_name: str) -> bytes:
+    """Serialised TFRecord bytes with one Predict request per size in ``BATCH_SIZES``."""
+    path = tf.io.gfile.join("ram://", f"warmup-{np.random.randint(1 << 30)}")
+    with tf.io.TFRecordWriter(path) as writer:
+        for size in BATCH_SIZES:
+            batch = np.resize(images, (size, 28, 28)).astype(np.uint8)
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
+            request.inputs["images"].CopyFrom(tf.make_tensor_proto(batch))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        data = handle.read()
+    tf.io.gfile.remove(path)
+    return data
+
+
+def read_warmup_requests(path: str) -> list[predict_pb2.PredictRequest]:
+    """The Predict requests recorded in a warmup file."""
+    requests = []
+    for record in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if log.HasField("predict_log"):
+            requests.append(log.predict_log.request)
+    return requests
