@@ -28,18 +28,23 @@ class RequestError(Exception):
         self.message = message
 
 
+def requested_version(store: ModelStore, spec) -> int | None:
+    """The version a ModelSpec pins, by number or by label; None for "latest"."""
+    if spec.HasField("version"):
+        return spec.version.value
+    if spec.version_label:
+        if spec.version_label not in store.labels:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"Unrecognized servable version label: {spec.version_label}")
+        return store.labels[spec.version_label]
+    return None
+
+
 def resolve(store: ModelStore, spec) -> Servable:
     """Find the servable a ModelSpec asks for (name, version or label), with TF Serving's codes."""
     if spec.name != store.name:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({spec.name})")
-    version: int | None = None
-    if spec.HasField("version"):
-        version = spec.version.value
-    elif spec.version_label:
-        if spec.version_label not in store.labels:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"Unrecognized servable version label: {spec.version_label}")
-        version = store.labels[spec.version_label]
+    version = requested_version(store, spec)
     if version is None:
         servable = store.latest()
         if servable is None:
@@ -150,14 +155,7 @@ def model_status(store: ModelStore, spec) -> get_model_status_pb2.GetModelStatus
     if spec.name != store.name:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
     states = store.states()
-    version = None
-    if spec.HasField("version"):
-        version = spec.version.value
-    elif spec.version_label:
-        if spec.version_label not in store.labels:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"Unrecognized servable version label: {spec.version_label}")
-        version = store.labels[spec.version_label]
+    version = requested_version(store, spec)
     if version is not None:
         if version not in states:
             raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {spec.name}")
