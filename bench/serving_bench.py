@@ -55,7 +55,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from trainer.train import existing_versions
+    from trainer.versions import existing_versions
     from worker.serving_client import ServingClient
 
     versions = existing_versions(args.model_base, "digits")

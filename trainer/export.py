@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from trainer.errors import ExportError
+from trainer.versions import existing_versions
 
 SIGNATURE_NAME = "serving_default"
 INPUT_NAME = "images"
@@ -32,8 +33,7 @@ INPUT_NAME = "images"
 
 def next_version(model_dir: Path) -> int:
     """One more than the highest numeric version folder, or 1."""
-    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if model_dir.is_dir() else []
-    return max(versions, default=0) + 1
+    return max(existing_versions(model_dir.parent, model_dir.name), default=0) + 1
 
 
 def export_model(

@@ -13,14 +13,7 @@ import numpy as np
 
 from trainer.data import Mnist, load_mnist
 from trainer.settings import TrainerSettings
-
-
-def existing_versions(model_base: str | Path, name: str) -> list[int]:
-    """Numeric version folders already exported for ``name``."""
-    model_dir = Path(model_base) / name
-    if not model_dir.is_dir():
-        return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+from trainer.versions import existing_versions
 
 
 def run(settings: TrainerSettings) -> Path | None:
