@@ -166,20 +166,25 @@ def load_servable(path: Path, version: int) -> Servable:
     return servable
 
 
+def read_warmup_requests(path: str | Path) -> list[Any]:
+    """The Predict requests recorded in a TF Serving warmup file (at most TF Serving's cap)."""
+    requests = []
+    for record in tf.data.TFRecordDataset(str(path)).take(MAX_WARMUP_RECORDS):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if log.HasField("predict_log"):
+            requests.append(log.predict_log.request)
+    return requests
+
+
 def _replay_warmup(servable: Servable) -> int:
     """Run the recorded Predict requests so the first real request finds traced graphs."""
     warmup = servable.path / WARMUP_FILE
     if not warmup.is_file():
         return 0
-    replayed = 0
-    for record in tf.data.TFRecordDataset(str(warmup)).take(MAX_WARMUP_RECORDS):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        if not log.HasField("predict_log"):
-            continue
-        request = log.predict_log.request
+    requests = read_warmup_requests(warmup)
+    for request in requests:
         fn = servable.signature(request.model_spec.signature_name or "serving_default")
         if fn is None:
             raise ValueError(f"{warmup}: warmup request names an unknown signature")
         fn(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})
-        replayed += 1
-    return replayed
+    return len(requests)

@@ -30,13 +30,3 @@ def warmup_records(images: np.ndarray, model_name: str) -> bytes:
         data = handle.read()
     tf.io.gfile.remove(path)
     return data
-
-
-def read_warmup_requests(path: str) -> list[predict_pb2.PredictRequest]:
-    """The Predict requests recorded in a warmup file."""
-    requests = []
-    for record in tf.data.TFRecordDataset(path):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        if log.HasField("predict_log"):
-            requests.append(log.predict_log.request)
-    return requests

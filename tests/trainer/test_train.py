@@ -10,7 +10,8 @@ from PIL import Image
 from trainer.errors import DatasetError
 from trainer.settings import parse_args
 from trainer.train import run
-from trainer.warmup import WARMUP_PATH, read_warmup_requests
+from serving.model_store import read_warmup_requests
+from trainer.warmup import WARMUP_PATH
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_pictures_and_model_card(version_dir):
 
 
 def test_warmup_requests_match_the_signature(version_dir):
-    requests = read_warmup_requests(str(version_dir / WARMUP_PATH))
+    requests = read_warmup_requests(version_dir / WARMUP_PATH)
     assert [r.inputs["images"].tensor_shape.dim[0].size for r in requests] == [1, 32, 256]
     assert all(r.model_spec.name == "digits" for r in requests)
 
