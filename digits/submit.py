@@ -118,7 +118,7 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     client = GatewayClient(url)
     progress = Progress(total=len(images), stream=stream)
     chunks = [images[i : i + files_per_request] for i in range(0, len(images), files_per_request)]
-    pending: deque[tuple[str, list[str], int]] = deque()
+    pending: deque[tuple[str, list[str]]] = deque()
     failures = {"count": 0}
     upload_error: list[GatewayError] = []
 
@@ -130,7 +130,7 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
         except (GatewayError, OSError) as exc:
             upload_error.append(exc if isinstance(exc, GatewayError) else GatewayError(str(exc)))
             return
-        pending.append((batch["id"], [rel for rel, _ in chunk], batch["total"]))
+        pending.append((batch["id"], [rel for rel, _ in chunk]))
         progress.uploaded += len(chunk)
 
     try:
@@ -162,7 +162,7 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
 
 def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progress: Progress, failures: dict) -> None:
     """Write the results of batches that have finished, oldest first."""
-    for batch_id, names, total in list(pending)[:8]:
+    for batch_id, names in list(pending)[:8]:
         status = client.get_json(f"/v1/batches/{batch_id}")
         if status["status"] != "done":
             continue
@@ -170,5 +170,5 @@ def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progre
         writer.write(rows)
         failures["count"] += sum(1 for r in rows if r["error"])
         progress.processed += len(rows)
-        pending.remove((batch_id, names, total))
+        pending.remove((batch_id, names))
     progress.show()

@@ -105,7 +105,7 @@ class Batcher:
         return min(heads, key=lambda q: q[0].enqueued) if heads else None
 
     def _take(self, queue: deque[_Task]) -> list[_Task]:
-        batch, rows = [queue.popleft()], 0
+        batch = [queue.popleft()]
         rows = batch[0].rows
         while queue and rows + queue[0].rows <= self.config.max_batch_size:
             rows += queue[0].rows

@@ -44,11 +44,7 @@ class RandomBlur(layers.Layer):
         if not training:
             return x
         sigma = keras.random.uniform((), 0.3, self.max_sigma, seed=self.seed_gen)
-        taps = tf.range(-2.0, 3.0)
-        kernel = tf.exp(-(taps**2) / (2.0 * sigma**2))
-        kernel /= tf.reduce_sum(kernel)
-        blurred = tf.nn.conv2d(x, tf.reshape(kernel, (5, 1, 1, 1)), 1, "SAME")
-        blurred = tf.nn.conv2d(blurred, tf.reshape(kernel, (1, 5, 1, 1)), 1, "SAME")
+        blurred = _gaussian_blur(x, sigma, radius=2, channels=1)
         pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
         return tf.where(pick < self.rate, blurred, x)
 
@@ -68,15 +64,22 @@ class RandomElastic(layers.Layer):
             return x
         batch, height, width = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2]
         noise = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_gen)
-        taps = tf.range(-6.0, 7.0)
-        kernel = tf.exp(-(taps**2) / (2.0 * self.sigma**2))
-        kernel /= tf.reduce_sum(kernel)
-        smooth = tf.nn.depthwise_conv2d(noise, tf.tile(tf.reshape(kernel, (13, 1, 1, 1)), (1, 1, 2, 1)), [1] * 4, "SAME")
-        smooth = tf.nn.depthwise_conv2d(smooth, tf.tile(tf.reshape(kernel, (1, 13, 1, 1)), (1, 1, 2, 1)), [1] * 4, "SAME")
+        smooth = _gaussian_blur(noise, self.sigma, radius=6, channels=2)
         # Normalise the field so alpha is the typical displacement in pixels.
         smooth /= tf.math.reduce_std(smooth) + 1e-6
         on = tf.cast(keras.random.uniform((batch, 1, 1, 1), seed=self.seed_gen) < self.rate, tf.float32)
         return _warp(x, smooth * self.alpha * on)
+
+
+def _gaussian_blur(x: tf.Tensor, sigma, radius: int, channels: int) -> tf.Tensor:
+    """Separable Gaussian blur of each of ``channels`` channels, ``radius`` taps each side."""
+    taps = tf.range(-float(radius), radius + 1.0)
+    kernel = tf.exp(-(taps**2) / (2.0 * sigma**2))
+    kernel /= tf.reduce_sum(kernel)
+    size = 2 * radius + 1
+    rows = tf.tile(tf.reshape(kernel, (size, 1, 1, 1)), (1, 1, channels, 1))
+    cols = tf.tile(tf.reshape(kernel, (1, size, 1, 1)), (1, 1, channels, 1))
+    return tf.nn.depthwise_conv2d(tf.nn.depthwise_conv2d(x, rows, [1] * 4, "SAME"), cols, [1] * 4, "SAME")
 
 
 def _warp(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
