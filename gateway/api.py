@@ -19,6 +19,13 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 CSV_COLUMNS = ("index", "file", "digits", "confidence", "needs_review", "error")
 
 
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, "invalid_parameter", f"{name} must be true or false, not {value!r}")
+    return value in ("true", "1")
+
+
 def _read_upload(storage) -> bytes:
     limit = deps.settings().max_file_bytes
     data = storage.stream.read(limit + 1)
@@ -29,14 +36,17 @@ def _read_upload(storage) -> bytes:
 
 @bp.post("/predict")
 def predict():
-    """Read one image (multipart field ``file``) synchronously."""
+    """Read one image (multipart field ``file``) synchronously.
+
+    ``?include_inputs=true`` adds the 28x28 image the model saw for each digit (base64 PNG).
+    """
     storage = request.files.get("file")
     if storage is None:
         raise ApiError(400, "missing_file", "send the image as multipart/form-data field 'file'")
     data = _read_upload(storage)
     settings = deps.settings()
     job = deps.priority_queue().enqueue(
-        "worker.jobs.predict_image", data,
+        "worker.jobs.predict_image", data, _flag("include_inputs"),
         job_timeout=settings.predict_timeout, result_ttl=60, failure_ttl=3600,
     )
     result = job.latest_result(timeout=settings.predict_timeout)

@@ -16,6 +16,7 @@ WORKER_ERROR_STATUS = {
     "invalid_image": 422,
     "image_too_large": 413,
     "no_digit_found": 422,
+    "too_many_digits": 422,
     "image_expired": 410,
     "prediction_rejected": 500,
     "model_unavailable": 503,

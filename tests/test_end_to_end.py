@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 
 import numpy as np
 import pytest
 import requests
+from PIL import Image
 
-from tests.scans import render_scan
+from tests.scans import number_scan, render_scan
 from worker.preprocess import preprocess
 
 
@@ -24,21 +27,46 @@ def reference(model_base):
 
 def test_predict_reads_scans_like_the_model_in_process(gateway_url, mnist, reference):
     scans = [render_scan(mnist.x_test[i]) for i in range(20)]
-    expected = reference(np.stack([preprocess(s) for s in scans])).argmax(axis=1)
+    expected = reference(np.concatenate([preprocess(s).images for s in scans])).argmax(axis=1)
     got = []
     for i, scan in enumerate(scans):
         response = requests.post(f"{gateway_url}/v1/predict", files={"file": (f"scan{i}.png", scan)}, timeout=30)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert len(body["probabilities"]) == 10
         assert body["model_version"] == 1
         assert 0.0 <= body["confidence"] <= 1.0
-        assert body["digits"] == str(body["digit"])
+        [digit] = body["per_digit"]
+        assert len(digit["probabilities"]) == 10 and len(digit["box"]) == 4
+        assert body["digits"] == str(digit["digit"]) and body["confidence"] == digit["confidence"]
         assert body["needs_review"] == (body["confidence"] < 0.9)
-        got.append(body["digit"])
+        assert "input_png" not in digit
+        got.append(digit["digit"])
     assert got == expected.tolist()
     # A tiny model, yet it must read most clear scans right.
     assert np.mean(np.array(got) == mnist.y_test[:20]) >= 0.75
+
+
+def test_predict_reads_a_whole_number_and_shows_its_inputs(gateway_url, mnist, reference):
+    scan = number_scan([mnist.x_test[i] for i in (0, 1, 2)], np.random.default_rng(1))
+    digits = preprocess(scan)
+    expected = "".join(str(d) for d in reference(digits.images).argmax(axis=1))
+    response = requests.post(f"{gateway_url}/v1/predict?include_inputs=true", files={"file": ("n.png", scan)}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["digits"] == expected and len(body["per_digit"]) == 3
+    assert body["confidence"] == pytest.approx(np.prod([d["confidence"] for d in body["per_digit"]]), rel=1e-4)
+    for entry, image, box in zip(body["per_digit"], digits.images, digits.boxes):
+        seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(entry["input_png"]))))
+        np.testing.assert_array_equal(seen, image)
+        assert entry["box"] == box.tolist()
+
+
+def test_predict_says_no_digit_for_blank_paper(gateway_url):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((100, 100), 210, np.uint8)).save(buffer, format="PNG")
+    response = requests.post(f"{gateway_url}/v1/predict", files={"file": ("blank.png", buffer.getvalue())}, timeout=30)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "no_digit_found"
 
 
 def test_predict_rejects_a_non_image_with_a_json_error(gateway_url):
@@ -70,8 +98,8 @@ def test_batch_processes_every_file_and_reports_bad_ones(gateway_url, mnist):
     errors = {r["file"]: r["error"]["code"] for r in rows if r["error"]}
     assert errors == {"broken.jpg": "invalid_image", "empty.png": "invalid_image"}
     good = [r for r in rows if not r["error"]]
-    assert all(isinstance(r["digit"], int) for r in good)
-    accuracy = np.mean([r["digit"] == mnist.y_test[int(r["file"][7:10])] for r in good])
+    assert all(len(r["per_digit"]) == 1 for r in good)
+    accuracy = np.mean([r["digits"] == str(mnist.y_test[int(r["file"][7:10])]) for r in good])
     assert accuracy >= 0.75
 
     csv_text = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results?format=csv", timeout=10).text

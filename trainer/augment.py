@@ -109,13 +109,13 @@ def augmentation(seed: int | None = None) -> keras.Sequential:
     """The full train-time pipeline, in the order a scan would suffer it."""
     return keras.Sequential(
         [
-            RandomElastic(seed=seed),
-            layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +-11 degrees
-            layers.RandomZoom(0.12, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.07, 0.07, fill_mode="constant", seed=seed),
-            RandomStroke(seed=seed),
-            RandomBlur(seed=seed),
-            layers.GaussianNoise(0.03, seed=seed),
+            RandomElastic(alpha=0.8, rate=0.3, seed=seed),
+            layers.RandomRotation(0.022, fill_mode="constant", seed=seed),  # about +-8 degrees
+            layers.RandomZoom(0.08, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed),
+            RandomStroke(rate=0.1, seed=seed),
+            RandomBlur(rate=0.1, max_sigma=0.7, seed=seed),
+            layers.GaussianNoise(0.02, seed=seed),
         ],
         name="augment",
     )

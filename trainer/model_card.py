@@ -43,8 +43,10 @@ segmentation. Not for letters, symbols, or printed (typeset) digits of unusual f
 
 ## Results
 - MNIST test accuracy: **{test['accuracy']:.2%}** ({test['errors']} errors of {test['count']:,}).
-- Scan-like test set ({scans['count']:,} MNIST test digits drawn as ink on paper, degraded, then
-  preprocessed): **{scans['accuracy']:.2%}**.
+- Scan-like test sets (MNIST test digits drawn as ink on paper, degraded, then read through the
+  worker's preprocessing; exact match): single digits **{scans['single']['accuracy']:.2%}**, digits
+  in printed boxes **{scans['boxed']['accuracy']:.2%}**, 2-6 digit numbers
+  **{scans['number']['accuracy']:.2%}** ({scans['single']['count']:,} scans each).
 - Calibration: temperature {calib['temperature']} fitted on the validation split; test ECE
   {test['ece']:.4f} (validation ECE {calib['validation_ece_before']:.4f} before, {calib['validation_ece_after']:.4f} after).
 
@@ -62,8 +64,8 @@ An answer is flagged when its calibrated confidence is below the threshold (defa
 
 ## Limitations
 Trained on MNIST's writers (American census staff and students); other scripts for digits
-(for example the continental 1 and 7) are read less well. Inputs with several digits must be
-segmented first. Confidence is calibrated on MNIST-like data; on degraded scans it is
+(for example the continental 1 and 7) are read less well. Several digits are read one by one
+after the worker segments them; digits that touch heavily may be cut wrongly. Confidence is calibrated on MNIST-like data; on degraded scans it is
 optimistic, so keep a review step for high-stakes fields.
 
 Files: `metrics.json`, `confusion_matrix.png`, `misclassified.png`,

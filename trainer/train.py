@@ -55,7 +55,9 @@ def run(settings: TrainerSettings) -> Path | None:
 
     folder = export_model(model, settings.model_base, settings.model_name, metrics,
                           temperature=metrics["calibration"]["temperature"], extra_files=files, card=model_card)
-    print(f"test accuracy {metrics['test']['accuracy']:.4f}, scan-like {metrics['scans']['accuracy']:.4f}; "
+    scans = metrics["scans"]
+    print(f"test accuracy {metrics['test']['accuracy']:.4f}; scan-like: single {scans['single']['accuracy']:.4f}, "
+          f"boxed {scans['boxed']['accuracy']:.4f}, numbers {scans['number']['accuracy']:.4f}; "
           f"exported {folder}", flush=True)
     return folder
 

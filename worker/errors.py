@@ -41,3 +41,9 @@ class PredictionRejectedError(WorkerError):
     """The model server rejected the request as malformed; retrying cannot help."""
 
     code = "prediction_rejected"
+
+
+class TooManyDigitsError(WorkerError):
+    """The image holds more separate marks than one number could have (a page, a photo)."""
+
+    code = "too_many_digits"

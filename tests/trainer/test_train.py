@@ -29,7 +29,9 @@ def test_metrics_json_has_everything_the_model_card_promises(version_dir):
     assert [r["threshold"] for r in test["review"]] == [0.5, 0.8, 0.9, 0.95, 0.99]
     assert metrics["calibration"]["temperature"] > 0
     assert metrics["calibration"]["validation_ece_after"] <= metrics["calibration"]["validation_ece_before"] + 1e-3
-    assert metrics["scans"]["count"] == 300 and metrics["scans"]["accuracy"] > 0.5
+    scans = metrics["scans"]
+    assert scans["single"]["count"] == 300 and scans["single"]["accuracy"] > 0.5
+    assert scans["boxed"]["accuracy"] > 0.5 and scans["number"]["accuracy"] > 0.2
     assert metrics["training"]["seconds"] > 0 and metrics["training"]["seed"] == 1234
     assert metrics["data"]["train_images"] + metrics["data"]["validation_images"] == 8000
     assert metrics["version"] == 1

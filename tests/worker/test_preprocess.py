@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from tests.scans import render_scan
-from worker.errors import NoDigitFoundError
-from worker.preprocess import ink_to_mnist, preprocess
+from worker.errors import NoDigitFoundError, TooManyDigitsError
+from worker.preprocess import preprocess, read_digits
 
 
 def _centre_of_mass(img):
@@ -15,31 +15,38 @@ def _centre_of_mass(img):
     return (img.sum(1) * np.arange(28)).sum() / total, (img.sum(0) * np.arange(28)).sum() / total
 
 
-def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+def _png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
+def _single(data: bytes) -> np.ndarray:
+    digits = preprocess(data)
+    assert digits.images.shape == (1, 28, 28) and digits.images.dtype == np.uint8
+    return digits.images[0]
+
+
 def test_dark_ink_on_grey_paper_comes_out_like_mnist(mnist):
+    corr = []
     for i in range(20):
-        out = preprocess(render_scan(mnist.x_test[i], height=150, offset=(10, 100)))
-        assert out.shape == (28, 28) and out.dtype == np.uint8
-        corr = np.corrcoef(out.ravel().astype(float), mnist.x_test[i].ravel().astype(float))[0, 1]
-        assert corr > 0.85, i
+        out = _single(render_scan(mnist.x_test[i], height=150, offset=(10, 100)))
+        corr.append(np.corrcoef(out.ravel().astype(float), mnist.x_test[i].ravel().astype(float))[0, 1])
+    # Upscaling to 150 px and back thickens strokes a little; the shape stays MNIST's.
+    assert np.median(corr) > 0.95 and min(corr) > 0.7
 
 
 def test_polarity_is_detected_both_ways(mnist):
     digit = mnist.x_test[3]
-    light_on_dark = preprocess(_png(digit))
-    dark_on_light = preprocess(_png(255 - digit))
+    light_on_dark = _single(_png(digit))
+    dark_on_light = _single(_png(255 - digit))
     assert np.abs(light_on_dark.astype(int) - dark_on_light.astype(int)).max() <= 1
 
 
-def test_digit_fits_20x20_keeping_aspect_and_centre_of_mass_is_central(mnist):
+def test_digit_fits_20x20_keeping_aspect_and_centre_of_mass_is_central():
     tall = np.zeros((300, 60), np.uint8)
     tall[20:280, 20:40] = 255  # a "1": tall and thin
-    out = preprocess(_png(tall))
+    out = _single(_png(tall))
     rows = np.flatnonzero(out.max(axis=1) > 0)
     cols = np.flatnonzero(out.max(axis=0) > 0)
     assert rows[-1] - rows[0] + 1 == 20
@@ -48,16 +55,28 @@ def test_digit_fits_20x20_keeping_aspect_and_centre_of_mass_is_central(mnist):
     assert abs(cy - 14) <= 0.6 and abs(cx - 14) <= 0.6
 
 
-def test_off_centre_digit_is_centred(mnist):
-    out = preprocess(render_scan(mnist.x_test[0], height=60, canvas=(400, 400), offset=(320, 5)))
-    cy, cx = _centre_of_mass(out)
+def test_off_centre_digit_is_centred_and_boxed_where_it_is(mnist):
+    digits = preprocess(render_scan(mnist.x_test[0], height=60, canvas=(400, 400), offset=(320, 5)))
+    cy, cx = _centre_of_mass(digits.images[0])
     assert abs(cy - 14) <= 0.6 and abs(cx - 14) <= 0.6
+    x, y, w, h = digits.boxes[0]
+    assert 320 <= y and y + h <= 380 and 5 <= x and x + w <= 65
 
 
-def test_mnist_digits_are_a_fixed_point(mnist):
-    corr = [np.corrcoef(ink_to_mnist(mnist.x_test[i].astype(np.float32)).ravel().astype(float),
+def test_mnist_digits_are_nearly_a_fixed_point(mnist):
+    corr = [np.corrcoef(read_digits(mnist.x_test[i].astype(np.float32)).images[0].ravel().astype(float),
                         mnist.x_test[i].ravel().astype(float))[0, 1] for i in range(200)]
-    assert np.median(corr) > 0.99
+    assert np.median(corr) > 0.97
+
+
+def test_uneven_lighting_is_flattened(mnist):
+    page = np.asarray(Image.open(io.BytesIO(render_scan(mnist.x_test[5], height=80, canvas=(240, 240),
+                                                        offset=(80, 80)))), dtype=np.float32)
+    # Light falls off from 240 at the left to 120 at the right; the darkest paper is still lighter than ink.
+    shaded = np.clip(page * np.linspace(1.2, 0.6, 240)[None, :], 0, 255).astype(np.uint8)
+    plain = _single(_png(page.astype(np.uint8)))
+    out = _single(_png(shaded))
+    assert np.corrcoef(out.ravel().astype(float), plain.ravel().astype(float))[0, 1] > 0.9
 
 
 @pytest.mark.parametrize("value", [0, 128, 255])
@@ -66,7 +85,24 @@ def test_blank_images_are_no_digit_not_a_guess(value):
         preprocess(_png(np.full((50, 50), value, np.uint8)))
 
 
-def test_faint_paper_noise_is_no_digit():
+@pytest.mark.parametrize("sigma", [3, 10])
+def test_paper_noise_is_no_digit(sigma):
     rng = np.random.default_rng(0)
     with pytest.raises(NoDigitFoundError):
-        preprocess(_png(np.clip(rng.normal(200, 3, (80, 80)), 0, 255).astype(np.uint8)))
+        preprocess(_png(np.clip(rng.normal(200, sigma, (300, 300)), 0, 255).astype(np.uint8)))
+
+
+def test_an_empty_printed_box_is_no_digit():
+    page = np.full((200, 200), 220, np.uint8)
+    page[40:43, 30:170] = page[157:160, 30:170] = 40
+    page[40:160, 30:33] = page[40:160, 167:170] = 40
+    with pytest.raises(NoDigitFoundError):
+        preprocess(_png(page))
+
+
+def test_a_page_of_marks_is_too_many_digits():
+    page = np.full((60, 1000), 230, np.uint8)
+    for col in range(40):
+        page[15:45, 10 + col * 24 : 20 + col * 24] = 20
+    with pytest.raises(TooManyDigitsError):
+        preprocess(_png(page))

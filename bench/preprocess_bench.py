@@ -1,0 +1,63 @@
+"""Preprocessing throughput on one core: the worker's pipeline vs the tutorials', same run.
+
+    python -m bench.preprocess_bench --data-dir ../shared/data/mnist [--runs 5] [--count 2000]
+
+Scans of about 200x200 px (one MNIST test digit, 90-130 px high, as ink on grey paper with
+noise, blur and JPEG) are made once; then each run times decode + preprocess of all of them
+in this process, pinned to one core, alternating ours and the baseline. Medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import time
+from datetime import date
+
+import numpy as np
+from PIL import Image
+
+from bench.tutorial import tutorial_preprocess
+from trainer.data import load_mnist
+from trainer.scans import sized_scan
+from worker.preprocess import preprocess
+
+
+def _rate(fn, blobs: list[bytes]) -> float:
+    started = time.perf_counter()
+    for blob in blobs:
+        fn(blob)
+    return len(blobs) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=os.environ.get("DIGITS_MNIST_DIR"))
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--core", type=int, default=0)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.core})
+    data = load_mnist(args.data_dir)
+    rng = np.random.default_rng(0)
+    blobs = [sized_scan(data.x_test[i], int(rng.integers(90, 131)), rng) for i in range(args.count)]
+    side = np.median([np.sqrt(np.prod(Image.open(io.BytesIO(b)).size)) for b in blobs])
+    ours, baseline = [], []
+    for _ in range(args.runs):
+        ours.append(_rate(preprocess, blobs))
+        baseline.append(_rate(tutorial_preprocess, blobs))
+    print(f"{args.count} scans, median {side:.0f}x{side:.0f} px; {args.runs} runs on core {args.core}; "
+          f"{platform.machine()}, {os.cpu_count()} cores; {date.today()}\n")
+    print("| pipeline | scans/s (median) | runs |")
+    print("| --- | ---: | --- |")
+    print(f"| worker.preprocess (decode, clean, segment, 28x28) | {statistics.median(ours):,.0f} | "
+          f"{', '.join(f'{r:,.0f}' for r in ours)} |")
+    print(f"| tutorial (decode, resize, invert) | {statistics.median(baseline):,.0f} | "
+          f"{', '.join(f'{r:,.0f}' for r in baseline)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Accuracy on realistic scans: the worker's preprocessing vs the tutorials', same model, same run.
+
+    python -m bench.scan_accuracy --model-base models --data-dir ../shared/data/mnist [--count 2000]
+
+Scans are generated from MNIST *test* digits (trainer/scans.py): single digits 30-300 px high,
+digits in printed boxes, and 2-6 digit numbers, all as ink on grey paper with uneven light,
+noise, blur and JPEG. Accuracy is an exact match of the whole digit string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from datetime import date
+
+import numpy as np
+
+from bench.tutorial import tutorial_preprocess
+from trainer.data import load_mnist
+from trainer.evaluate import read_scans
+from trainer.scans import KINDS, scan_set
+
+
+def load_model(model_base: str, name: str):
+    """The newest exported version's ``serving_default`` as a numpy function (images -> probabilities)."""
+    import tensorflow as tf
+
+    from trainer.versions import existing_versions
+
+    versions = existing_versions(model_base, name)
+    if not versions:
+        raise SystemExit(f"no versions of {name!r} under {model_base}; run `digits train` first")
+    path = os.path.join(model_base, name, str(versions[-1]))
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        out = [fn(images=tf.constant(images[i : i + 1024]))["probabilities"].numpy() for i in range(0, len(images), 1024)]
+        return np.concatenate(out)
+
+    return predict, path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-base", default=os.environ.get("DIGITS_MODEL_BASE", "models"))
+    parser.add_argument("--name", default=os.environ.get("DIGITS_MODEL_NAME", "digits"))
+    parser.add_argument("--data-dir", default=os.environ.get("DIGITS_MNIST_DIR"))
+    parser.add_argument("--count", type=int, default=2000, help="scans per kind")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    predict, path = load_model(args.model_base, args.name)
+    data = load_mnist(args.data_dir)
+    print(f"model {path}; {args.count} scans per kind; seed {args.seed}; {platform.machine()}, "
+          f"{os.cpu_count()} cores; {date.today()}\n")
+    print("| scans | ours (worker.preprocess) | tutorial (resize + invert) |")
+    print("| --- | ---: | ---: |")
+    for kind in KINDS:
+        scans = list(scan_set(data.x_test, data.y_test, kind, args.count, args.seed))
+        truth = [label for _, label in scans]
+        ours = read_scans([blob for blob, _ in scans], predict)
+        tutorial = predict(np.stack([tutorial_preprocess(blob) for blob, _ in scans])).argmax(axis=1)
+        ours_acc = np.mean([got == want for got, want in zip(ours, truth)])
+        tutorial_acc = np.mean([str(got) == want for got, want in zip(tutorial, truth)])
+        print(f"| {kind} | {ours_acc:.2%} | {tutorial_acc:.2%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

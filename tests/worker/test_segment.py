@@ -1,0 +1,88 @@
+import numpy as np
+
+from tests.scans import boxed_scan, number_scan
+from worker.clean import clean
+from worker.decode import decode_grey
+from worker.preprocess import preprocess
+from worker.segment import segment
+
+
+def _bar(mask, x, y, w, h):
+    mask[y : y + h, x : x + w] = True
+
+
+def test_digits_come_out_left_to_right_with_their_boxes(mnist):
+    rng = np.random.default_rng(3)
+    digits = [mnist.x_test[i] for i in (0, 1, 2, 3)]  # 7 2 1 0
+    scan = preprocess(number_scan(digits, rng))
+    assert scan.images.shape == (4, 28, 28)
+    xs = scan.boxes[:, 0]
+    assert list(xs) == sorted(xs)
+    assert all(x2 >= x1 + w1 for (x1, _, w1, _), (x2, *_) in zip(scan.boxes, scan.boxes[1:]))
+
+
+def test_numbers_of_two_to_six_digits_are_split_into_that_many(mnist):
+    rng = np.random.default_rng(11)
+    right = 0
+    for trial in range(60):
+        count = 2 + trial % 5
+        picks = rng.choice(len(mnist.x_test), size=count, replace=False)
+        right += len(preprocess(number_scan([mnist.x_test[i] for i in picks], rng)).images) == count
+    assert right >= 57
+
+
+def test_printed_box_is_removed_and_the_digit_kept(mnist):
+    rng = np.random.default_rng(5)
+    right = 0
+    for i in range(40):
+        cleaned = clean(decode_grey(boxed_scan(mnist.x_test[i], rng)))
+        _, segments = segment(cleaned.mask)
+        if len(segments) == 1:
+            x, y, w, h = segments[0].box
+            height, width = cleaned.mask.shape
+            # The box would span most of the image; a digit alone does not reach its edges.
+            right += w < 0.9 * width and h < 0.9 * height
+    assert right >= 38
+
+
+def test_specks_are_ignored():
+    mask = np.zeros((100, 100), bool)
+    _bar(mask, 40, 20, 12, 60)  # a "1"
+    for y, x in ((5, 5), (90, 90), (10, 80)):
+        _bar(mask, x, y, 2, 2)
+    _, segments = segment(mask)
+    assert [s.box for s in segments] == [(40, 20, 12, 60)]
+
+
+def test_detached_bar_joins_its_digit_and_a_lone_dash_is_dropped():
+    mask = np.zeros((100, 200), bool)
+    _bar(mask, 20, 40, 30, 50)   # body of a "5"
+    _bar(mask, 30, 20, 30, 8)    # its bar, a gap above and to the right
+    _bar(mask, 100, 60, 15, 5)   # a dash far from anything
+    _bar(mask, 150, 40, 30, 50)  # another digit
+    _, segments = segment(mask)
+    assert [s.box for s in segments] == [(20, 20, 40, 70), (150, 40, 30, 50)]
+
+
+def test_touching_digits_are_cut_at_the_thinnest_join():
+    mask = np.zeros((80, 140), bool)
+    # Two rings joined by a thin bridge, as "00" written too close.
+    for x0 in (10, 62):
+        _bar(mask, x0, 10, 50, 6)
+        _bar(mask, x0, 54, 50, 6)
+        _bar(mask, x0, 10, 6, 50)
+        _bar(mask, x0 + 44, 10, 6, 50)
+    _, segments = segment(mask)
+    assert len(segments) == 2
+    assert abs(segments[0].x1 - 61) <= 3 and abs(segments[1].x0 - 61) <= 3
+
+
+def test_one_wide_digit_is_not_cut():
+    mask = np.zeros((80, 120), bool)
+    _bar(mask, 10, 20, 70, 6)  # a wide, flat "2"-like shape: 70 wide, 45 high
+    _bar(mask, 74, 20, 6, 25)
+    _bar(mask, 10, 59, 70, 6)
+    _bar(mask, 10, 40, 6, 25)
+    _bar(mask, 10, 40, 70, 6)
+    _, segments = segment(mask)
+    assert len(segments) == 1
