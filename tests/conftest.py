@@ -61,7 +61,8 @@ def model_base(tmp_path_factory, mnist_dir) -> Path:
 
     base = tmp_path_factory.mktemp("models")
     settings = parse_args(["--data-dir", str(mnist_dir), "--model-base", str(base),
-                           "--limit", "8000", "--epochs", "2", "--width", "16", "--scan-eval-count", "300"],
+                           "--limit", "8000", "--epochs", "2", "--width", "16", "--scan-eval-count", "300",
+                           "--no-augment"],
                           environ={})
     run(settings)
     return base

@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                         help="model base path (env DIGITS_MODEL_BASE, default ./models)")
     parser.add_argument("--name", dest="model_name", default=env.str("DIGITS_MODEL_NAME", "digits"),
                         help="model name (env DIGITS_MODEL_NAME, default digits)")
-    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 8, minimum=1))
+    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 13, minimum=1))
     parser.add_argument("--limit", type=int, default=None,
                         help="train on only the first N training images (quick runs)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -45,9 +45,9 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
     parser.add_argument("--seed", type=int, default=1234, help="makes runs reproducible")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the cosine schedule")
-    parser.add_argument("--augment", action="store_true",
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="train-time scan augmentation (elastic, rotation, scale, shift, stroke, blur, "
-                             "noise); slower, and needs more epochs")
+                             "noise); on by default, --no-augment for quick runs")
     parser.add_argument("--scan-eval-count", type=int, default=2000,
                         help="scan-like images made from MNIST test digits for evaluation")
     parser.add_argument("--if-missing", action="store_true",

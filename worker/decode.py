@@ -1,4 +1,4 @@
-"""Decode image bytes into a greyscale ink map, whatever the file format or mode."""
+"""Decode image bytes into 8-bit luminance, whatever the file format or mode."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 
 def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode ``data`` to a 2-D float32 array of luminance in 0..255.
+    """Decode ``data`` to a 2-D uint8 array of luminance.
 
     Transparency is treated as paper: a canvas drawing that puts ink only in the alpha
     channel comes out as dark ink on white. EXIF orientation is applied.
@@ -58,10 +58,10 @@ def _to_luminance(image: Image.Image) -> np.ndarray:
         peak = float(arr.max()) or 1.0
         # 16-bit scans use either the full 0..65535 range or just 12 bits; scale by content.
         scale = 255.0 / (65535.0 if peak > 4095 else 4095.0 if peak > 255 else 255.0)
-        return np.clip(arr * scale, 0, 255)
+        return _to_uint8(arr * scale)
     if image.mode == "F":
         arr = np.asarray(image, dtype=np.float32)
-        return np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255)
+        return _to_uint8(arr * (255.0 if arr.max() <= 1.0 else 1.0))
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (
         image.mode == "P" and "transparency" in image.info
     )
@@ -70,5 +70,9 @@ def _to_luminance(image: Image.Image) -> np.ndarray:
         alpha = rgba[..., 3] / 255.0
         grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         # Composite over white paper: transparent pixels become paper, opaque keep their tone.
-        return grey * alpha + 255.0 * (1.0 - alpha)
-    return np.asarray(image.convert("L"), dtype=np.float32)
+        return _to_uint8(grey * alpha + 255.0 * (1.0 - alpha))
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)

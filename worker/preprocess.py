@@ -50,7 +50,7 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
 
 
 def read_digits(grey: np.ndarray) -> Digits:
-    """The array half of :func:`preprocess`: luminance (0..255) in, digits out."""
+    """The array half of :func:`preprocess`: 8-bit luminance in, digits out."""
     cleaned = clean(grey)
     if cleaned is None:
         raise NoDigitFoundError("no digit found: the image is blank")
@@ -61,7 +61,7 @@ def read_digits(grey: np.ndarray) -> Digits:
         raise TooManyDigitsError(f"found {len(segments)} separate marks; at most {MAX_DIGITS} digits are read per image")
     images = np.empty((len(segments), MNIST_SIZE, MNIST_SIZE), np.uint8)
     for i, seg in enumerate(segments):
-        crop = cleaned.ink[seg.y0 : seg.y1, seg.x0 : seg.x1].copy()
+        crop = cleaned.ink[seg.y0 : seg.y1, seg.x0 : seg.x1].astype(np.float32)
         own = labels[seg.y0 : seg.y1, seg.x0 : seg.x1]
         # Strokes of neighbouring digits (and dropped specks) that reach into the box are not ours.
         crop[(own > 0) & ~np.isin(own, seg.labels)] = 0.0
@@ -77,7 +77,8 @@ def to_mnist(crop: np.ndarray) -> np.ndarray:
     """
     positive = crop[crop > 0]
     # The 90th percentile, not the maximum, so that one hot pixel cannot dim the digit.
-    level = max(float(np.percentile(positive, 90)) if positive.size else 1.0, 1.0)
+    k = int(positive.size * 0.9)
+    level = max(float(np.partition(positive, k)[k]) if positive.size else 1.0, 1.0)
     # Segmentation keeps faint halo pixels for connectivity; MNIST's box is the pen's own edge.
     strong = crop > EDGE_LEVEL * level
     rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))

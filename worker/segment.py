@@ -52,7 +52,17 @@ class Segment:
 
 def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     """Label ``mask`` and return the label image with the digit segments, left to right."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    labels = np.zeros(mask.shape, np.int32)
+    if not rows.size:
+        return labels, []
+    # Labelling costs per pixel; scans are mostly margin, so label only the inked rectangle.
+    top, left = int(rows[0]), int(cols[0])
+    inked = np.ascontiguousarray(mask[top : rows[-1] + 1, left : cols[-1] + 1]).view(np.uint8)
+    count, labels[top : rows[-1] + 1, left : cols[-1] + 1], stats, _ = cv2.connectedComponentsWithStats(
+        inked, connectivity=8)
+    stats[:, cv2.CC_STAT_LEFT] += left
+    stats[:, cv2.CC_STAT_TOP] += top
     if count <= 1:
         return labels, []
     groups = [_Group.of(stats, members) for members in _merge_columns(stats, _drop_specks(stats))]

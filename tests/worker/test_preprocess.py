@@ -64,7 +64,7 @@ def test_off_centre_digit_is_centred_and_boxed_where_it_is(mnist):
 
 
 def test_mnist_digits_are_nearly_a_fixed_point(mnist):
-    corr = [np.corrcoef(read_digits(mnist.x_test[i].astype(np.float32)).images[0].ravel().astype(float),
+    corr = [np.corrcoef(read_digits(mnist.x_test[i]).images[0].ravel().astype(float),
                         mnist.x_test[i].ravel().astype(float))[0, 1] for i in range(200)]
     assert np.median(corr) > 0.97
 
