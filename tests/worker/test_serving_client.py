@@ -1,6 +1,8 @@
 """The worker's gRPC client against the real local model server."""
 
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -52,17 +54,38 @@ def test_retries_ride_out_a_server_that_starts_late(model_base, mnist, tmp_path)
         client.close()
 
 
-def test_channel_is_recreated_in_a_forked_child(model_server, mnist):
+FORK_SCRIPT = """
+import os, sys, traceback
+import numpy as np
+from worker.serving_client import ServingClient
+client = ServingClient(sys.argv[1], "digits", timeout=10)
+images = np.zeros((1, 28, 28), np.uint8)
+pid = os.fork()  # as a forking RQ worker would, before any call: the channel must come after
+if pid == 0:
+    try:
+        client.predict(images)
+        os._exit(0)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(4)
+_, status = os.waitpid(pid, 0)
+client.predict(images)  # the parent gets its own channel, untouched by the child's
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_channels_are_made_per_process_after_a_fork(model_server):
+    # A fresh interpreter: gRPC's own threads from other tests must not be there at fork time.
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT, model_server], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_client_in_a_new_process_does_not_reuse_the_old_channel(model_server, mnist, monkeypatch):
     client = ServingClient(model_server, "digits", timeout=5)
     client.predict(mnist.x_test[:1])
-    parent_channel = client._channel
-    pid = os.fork()
-    if pid == 0:  # child: must not reuse the parent's channel
-        try:
-            client.predict(mnist.x_test[:1])
-            os._exit(0 if client._channel is not parent_channel else 3)
-        except BaseException:
-            os._exit(4)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    first = client._channel
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # what the client sees in a forked child
+    client.predict(mnist.x_test[:1])
+    assert client._channel is not first
     client.close()
