@@ -29,7 +29,7 @@ def render_scan(digit: np.ndarray, height: int = 120, canvas: tuple[int, int] = 
     top, left = offset
     region = page[top : top + height, left : left + height]
     region[:] = region * (1.0 - alpha) + ink * alpha
-    return _encode(page, fmt)
+    return _encode(Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)), fmt)
 
 
 def random_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -122,15 +122,12 @@ def _render(alpha: np.ndarray, height: int, rng: np.random.Generator) -> bytes:
     image = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
     if rng.random() < 0.5:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.6 + height / 150))))
-    buffer = io.BytesIO()
     if rng.random() < 0.5:
-        image.save(buffer, format="JPEG", quality=int(rng.integers(35, 95)))
-    else:
-        image.save(buffer, format="PNG")
-    return buffer.getvalue()
+        return _encode(image, "JPEG", quality=int(rng.integers(35, 95)))
+    return _encode(image, "PNG")
 
 
-def _encode(page: np.ndarray, fmt: str) -> bytes:
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)).save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()

@@ -75,7 +75,7 @@ def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     for i, group in enumerate(groups):
         others = widths[:i] + widths[i + 1 :]
         if group.height < FRAGMENT_HEIGHT * tallest:  # a flat mark is never several digits
-            segments.append(Segment(group.x0, group.x1, group.y0, group.y1, tuple(group.members)))
+            segments.append(group.whole())
             continue
         segments.extend(_split_touching(labels, group, float(np.median(others)) if others else None))
     return labels, segments
@@ -102,6 +102,12 @@ class _Group:
     @property
     def height(self) -> int:
         return self.y1 - self.y0
+
+    def whole(self) -> Segment:
+        """The group as one digit."""
+        return Segment(self.x0, self.x1, self.y0, self.y1, tuple(self.members))
+
+
 def _drop_specks(stats: np.ndarray) -> np.ndarray:
     areas = stats[1:, cv2.CC_STAT_AREA]
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
@@ -144,12 +150,9 @@ def _attach_fragments(groups: list[_Group], stats: np.ndarray) -> list[_Group]:
     is_fragment = [g.height < FRAGMENT_HEIGHT * tallest and a < FRAGMENT_AREA * heaviest for g, a in zip(groups, areas)]
     digits = [g for g, frag in zip(groups, is_fragment) if not frag]
     for fragment in (g for g, frag in zip(groups, is_fragment) if frag):
-        gap, nearest = min(((max(d.x0 - fragment.x1, fragment.x0 - d.x1, 0), d) for d in digits),
-                           key=lambda pair: pair[0])
+        gap, nearest = min((max(d.x0 - fragment.x1, fragment.x0 - d.x1, 0), i) for i, d in enumerate(digits))
         if gap <= FRAGMENT_GAP * tallest:
-            merged = _Group.of(stats, nearest.members + fragment.members)
-            nearest.x0, nearest.x1, nearest.y0, nearest.y1, nearest.members = (
-                merged.x0, merged.x1, merged.y0, merged.y1, merged.members)
+            digits[nearest] = _Group.of(stats, digits[nearest].members + fragment.members)
     return digits
 
 
@@ -159,8 +162,8 @@ def _split_touching(labels: np.ndarray, group: _Group, typical_width: float | No
     "Too wide" is judged against the other digits of the scan when there are any, and
     against the group's own height otherwise.
     """
-    x0, x1, y0, y1, width, height = group.x0, group.x1, group.y0, group.y1, group.width, group.height
-    whole = [Segment(x0, x1, y0, y1, tuple(group.members))]
+    x0, y0, y1, width, height = group.x0, group.y0, group.y1, group.width, group.height
+    whole = [group.whole()]
     if typical_width is not None and width > TOUCHING_WIDTH * typical_width and width > TOUCHING_MIN_ASPECT * height:
         pieces = int(round(width / typical_width))
     elif width > TOUCHING_ASPECT * height:
@@ -169,7 +172,7 @@ def _split_touching(labels: np.ndarray, group: _Group, typical_width: float | No
         return whole
     if pieces < 2:
         return whole
-    own = np.isin(labels[y0:y1, x0:x1], group.members)
+    own = np.isin(labels[y0:y1, x0 : group.x1], group.members)
     profile = own.sum(axis=0)
     step = width / pieces
     cuts = [0]
