@@ -59,3 +59,16 @@ class Env:
     def list(self, name: str) -> list[str]:
         raw = self.optional(name) or ""
         return [item.strip() for item in raw.split(",") if item.strip()]
+
+    def int_list(self, name: str, default: tuple[int, ...], minimum: int | None = None) -> tuple[int, ...]:
+        """Comma-separated integers, e.g. ``DIGITS_CHUNK_RETRY_DELAYS=2,10,30``."""
+        items = self.list(name)
+        if not items:
+            return default
+        try:
+            values = tuple(int(item) for item in items)
+        except ValueError as exc:
+            raise InvalidSettingError(f"{name} must be comma-separated integers, got {self.optional(name)!r}") from exc
+        if minimum is not None and min(values) < minimum:
+            raise InvalidSettingError(f"{name} values must be at least {minimum}, got {min(values)}")
+        return values

@@ -66,7 +66,7 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float,
-               process: subprocess.Popen | None = None, log_file: Path | None = None) -> None:
+               process: subprocess.Popen | None = None, log_file: Path | None = None, interval: float = 0.1) -> None:
     """Poll ``check`` until it is true; fail early if ``process`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,7 +77,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float,
                 return
         except Exception:  # noqa: BLE001,S110 - not ready yet; keep polling
             pass
-        time.sleep(0.1)
+        time.sleep(interval)
     raise StartupError(f"{what}: not ready after {timeout:.0f} s{_tail(log_file)}")
 
 

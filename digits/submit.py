@@ -164,7 +164,7 @@ def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progre
     """Write the results of batches that have finished, oldest first."""
     for batch_id, names in list(pending)[:8]:
         status = client.get_json(f"/v1/batches/{batch_id}")
-        if status["status"] != "done":
+        if status["status"] not in ("done", "failed"):  # failed batches still have a row per image
             continue
         rows = [output_row(names[r["index"]], r) for r in client.iter_jsonl(f"/v1/batches/{batch_id}/results?format=jsonl")]
         writer.write(rows)

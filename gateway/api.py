@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
-from rq import Retry
 from rq.results import Result
 
+from digits.dispatch import enqueue_batch
 from gateway import deps
 from gateway.errors import WORKER_ERROR_STATUS, ApiError
 
@@ -74,18 +74,7 @@ def create_batch():
     files = [(storage.filename or f"file-{i}", _read_upload(storage)) for i, storage in enumerate(uploads)]
     store = deps.batch_store()
     batch_id = store.create(files)
-    size = settings.chunk_size
-    retry = Retry(max=settings.chunk_retries, interval=[2, 10, 30]) if settings.chunk_retries else None
-    jobs = [
-        deps.batch_queue().prepare_data(
-            "worker.jobs.predict_chunk",
-            args=(batch_id, list(range(start, min(start + size, len(files))))),
-            timeout=600, result_ttl=3600, failure_ttl=settings.result_ttl, retry=retry,
-            description=f"batch {batch_id} images {start}..{min(start + size, len(files)) - 1}",
-        )
-        for start in range(0, len(files), size)
-    ]
-    deps.batch_queue().enqueue_many(jobs)
+    enqueue_batch(deps.batch_queue(), batch_id, len(files), settings.chunk_policy)
     body = store.get(batch_id)
     body["links"] = {
         "self": url_for("api.get_batch", batch_id=batch_id),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from digits.batches import DEFAULT_RESULT_TTL
 from digits.config import Env
+from digits.dispatch import ChunkPolicy
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,8 @@ class GatewaySettings:
     redis_url: str
     chunk_size: int = 256
     chunk_retries: int = 3
+    chunk_retry_delays: tuple[int, ...] = (2, 10, 30)
+    chunk_timeout: int = 600
     max_file_bytes: int = 20 * 1024 * 1024
     max_request_bytes: int = 1024 * 1024 * 1024
     max_files: int = 100_000
@@ -24,6 +27,11 @@ class GatewaySettings:
     serving_rest_url: str | None = None
     model_name: str = "digits"
 
+    @property
+    def chunk_policy(self) -> ChunkPolicy:
+        return ChunkPolicy(size=self.chunk_size, retries=self.chunk_retries, retry_delays=self.chunk_retry_delays,
+                           timeout=self.chunk_timeout, result_ttl=self.result_ttl)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
         env = Env(environ)
@@ -31,6 +39,8 @@ class GatewaySettings:
             redis_url=env.str("DIGITS_REDIS_URL", required=True),
             chunk_size=env.int("DIGITS_CHUNK_SIZE", 256, minimum=1),
             chunk_retries=env.int("DIGITS_CHUNK_RETRIES", 3, minimum=0),
+            chunk_retry_delays=env.int_list("DIGITS_CHUNK_RETRY_DELAYS", (2, 10, 30), minimum=0),
+            chunk_timeout=env.int("DIGITS_CHUNK_TIMEOUT", 600, minimum=1),
             max_file_bytes=env.int("DIGITS_MAX_FILE_BYTES", 20 * 1024 * 1024, minimum=1),
             max_request_bytes=env.int("DIGITS_MAX_REQUEST_BYTES", 1024 * 1024 * 1024, minimum=1),
             max_files=env.int("DIGITS_MAX_FILES", 100_000, minimum=1),

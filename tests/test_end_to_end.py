@@ -91,7 +91,7 @@ def test_batch_processes_every_file_and_reports_bad_ones(gateway_url, mnist):
             break
         time.sleep(0.2)
     assert status["status"] == "done"
-    assert (status["succeeded"], status["failed"], status["processed"]) == (30, 2, 32)
+    assert (status["done"], status["failed"], status["processed"]) == (30, 2, 32)
 
     rows = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results", timeout=10).json()["results"]
     assert [r["file"] for r in rows] == [name for _, (name, _) in files]

@@ -47,3 +47,9 @@ class TooManyDigitsError(WorkerError):
     """The image holds more separate marks than one number could have (a page, a photo)."""
 
     code = "too_many_digits"
+
+
+class ChunkFailedError(WorkerError):
+    """A chunk could not be run to the end (its worker died, or it timed out) and its retries are spent."""
+
+    code = "chunk_failed"

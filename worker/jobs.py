@@ -8,11 +8,15 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from redis import Redis
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
 
 from digits.batches import BatchStore
 from worker.context import get_context
-from worker.errors import ImageExpiredError, ModelUnavailableError, WorkerError
+from worker.errors import ChunkFailedError, ImageExpiredError, WorkerError
 from worker.preprocess import Digits, preprocess
 from worker.serving_client import ServingClient
 
@@ -29,27 +33,61 @@ def predict_image(data: bytes, include_inputs: bool = False) -> dict[str, Any]:
 
 
 def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
-    """Read the images ``indices`` of a batch with one batched Predict and record the rows."""
+    """Read the images ``indices`` of a batch with one batched Predict and record the rows.
+
+    Safe to run twice: images that already have a row are skipped, and rows are recorded
+    with HSETNX. A ModelUnavailableError propagates, so RQ retries the chunk with backoff.
+    """
     job = get_current_job()
     ctx = get_context()
     store = BatchStore(job.connection, result_ttl=ctx.settings.result_ttl)
+    if not store.exists(batch_id):
+        return {"done": 0, "failed": 0}  # expired or deleted while queued
     todo = store.pending(batch_id, indices)
     if not todo:
-        return {"succeeded": 0, "failed": 0}
+        return {"done": 0, "failed": 0}
+    chunk = str(indices[0])
+    store.start_chunk(batch_id, chunk, len(todo))
     blobs = store.load_images(batch_id, todo)
     names = store.names(batch_id, todo)
-    try:
-        rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold)
-    except ModelUnavailableError as exc:
-        if job.retries_left:
-            raise  # RQ re-queues the chunk with its retry backoff
-        # Out of retries: record a clear per-image error so the batch still finishes.
-        rows = [_error_row(exc) for _ in todo]
-    for row, index, name in zip(rows, todo, names):
+    rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold)
+    done, failed = store.record(batch_id, _with_names(rows, todo, names), chunk=chunk)
+    return {"done": done, "failed": failed}
+
+
+def chunk_failed(job: Job, connection: Redis, exc_type: type, exc_value: BaseException, traceback: Any) -> None:
+    """RQ's failure callback for chunks: runs on an exception, a timeout, or an abandoned job.
+
+    While retries are left, the chunk goes back to queued. After the last one, each image
+    still pending gets an error row, so the batch finishes (as failed, naming the cause)
+    instead of waiting forever.
+    """
+    batch_id, indices = job.args
+    store = BatchStore(connection, result_ttl=get_context().settings.result_ttl)
+    chunk = str(indices[0])
+    if job.retries_left:
+        store.release_chunk(batch_id, chunk)
+        return
+    exc = exc_value if isinstance(exc_value, WorkerError) else ChunkFailedError(_describe(exc_type, exc_value))
+    todo = store.pending(batch_id, indices)
+    rows = [_error_row(exc) for _ in todo]
+    store.record(batch_id, _with_names(rows, todo, store.names(batch_id, todo)), chunk=chunk,
+                 error=f"{exc.code}: {exc} (images {indices[0]}..{indices[-1]})")
+
+
+def _describe(exc_type: type, exc_value: BaseException | None) -> str:
+    if exc_type is AbandonedJobError:
+        return "the worker reading this chunk stopped (killed or lost) and the retries are spent"
+    if exc_type is JobTimeoutException:
+        return f"the chunk took longer than its timeout: {exc_value}"
+    return f"{exc_type.__name__}: {exc_value}"
+
+
+def _with_names(rows: list[dict[str, Any]], indices: list[int], names: list[str]) -> dict[int, dict[str, Any]]:
+    for row, index, name in zip(rows, indices, names):
         row["index"] = index
         row["file"] = name
-    ok, failed = store.record(batch_id, dict(zip(todo, rows)))
-    return {"succeeded": ok, "failed": failed}
+    return dict(zip(indices, rows))
 
 
 def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: int,

@@ -60,11 +60,14 @@ def read_digits(grey: np.ndarray) -> Digits:
     if len(segments) > MAX_DIGITS:
         raise TooManyDigitsError(f"found {len(segments)} separate marks; at most {MAX_DIGITS} digits are read per image")
     images = np.empty((len(segments), MNIST_SIZE, MNIST_SIZE), np.uint8)
+    foreign = np.ones(int(labels.max()) + 1, bool)
+    foreign[0] = False
     for i, seg in enumerate(segments):
         crop = cleaned.ink[seg.y0 : seg.y1, seg.x0 : seg.x1].astype(np.float32)
-        own = labels[seg.y0 : seg.y1, seg.x0 : seg.x1]
         # Strokes of neighbouring digits (and dropped specks) that reach into the box are not ours.
-        crop[(own > 0) & ~np.isin(own, seg.labels)] = 0.0
+        foreign[list(seg.labels)] = False
+        crop[foreign[labels[seg.y0 : seg.y1, seg.x0 : seg.x1]]] = 0.0
+        foreign[list(seg.labels)] = True
         images[i] = to_mnist(crop)
     return Digits(images=images, boxes=np.array([s.box for s in segments], np.int32).reshape(-1, 4))
 

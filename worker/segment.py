@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from worker.clean import profiles
+
 # A component this small (relative to the largest) and this short is a speck, not a stroke.
 SPECK_AREA = 0.05
 SPECK_HEIGHT = 0.35
@@ -52,7 +54,8 @@ class Segment:
 
 def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     """Label ``mask`` and return the label image with the digit segments, left to right."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    row_ink, col_ink = profiles(mask)
+    rows, cols = np.flatnonzero(row_ink), np.flatnonzero(col_ink)
     labels = np.zeros(mask.shape, np.int32)
     if not rows.size:
         return labels, []

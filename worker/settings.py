@@ -21,11 +21,15 @@ class WorkerSettings:
     max_pixels: int = 40_000_000
     result_ttl: int = DEFAULT_RESULT_TTL
     review_threshold: float = 0.9
+    heartbeat_interval: int = 5
+    heartbeat_ttl: int = 15
+    maintenance_interval: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
         env = Env(environ)
         version = env.optional("DIGITS_MODEL_VERSION")
+        interval = env.int("DIGITS_HEARTBEAT_INTERVAL", 5, minimum=1)
         return cls(
             redis_url=env.str("DIGITS_REDIS_URL", required=True),
             serving_target=env.str("DIGITS_SERVING_TARGET", "127.0.0.1:8500"),
@@ -37,4 +41,7 @@ class WorkerSettings:
             max_pixels=env.int("DIGITS_MAX_PIXELS", 40_000_000, minimum=1),
             result_ttl=env.int("DIGITS_RESULT_TTL", DEFAULT_RESULT_TTL, minimum=60),
             review_threshold=env.float("DIGITS_REVIEW_THRESHOLD", 0.9, minimum=0.0),
+            heartbeat_interval=interval,
+            heartbeat_ttl=env.int("DIGITS_HEARTBEAT_TTL", 3 * interval, minimum=interval + 1),
+            maintenance_interval=env.int("DIGITS_MAINTENANCE_INTERVAL", 10, minimum=1),
         )

@@ -15,7 +15,7 @@ def test_create_stores_images_names_and_counts(redis_conn):
     store = BatchStore(redis_conn, result_ttl=3600)
     batch_id = store.create([("a.png", b"A"), ("b/c.png", b"BC")])
     meta = store.get(batch_id)
-    assert (meta["status"], meta["total"], meta["pending"]) == ("queued", 2, 2)
+    assert (meta["status"], meta["total"], meta["queued"], meta["running"]) == ("queued", 2, 2, 0)
     assert store.load_images(batch_id, [0, 1]) == [b"A", b"BC"]
     assert store.names(batch_id, [1, 0]) == ["b/c.png", "a.png"]
     assert 0 < redis_conn.ttl(f"digits:batch:{batch_id}") <= 3600
@@ -28,7 +28,7 @@ def test_recording_twice_counts_once(redis_conn):
     assert store.record(batch_id, rows) == (1, 1)
     assert store.record(batch_id, rows) == (0, 0)  # a retried or duplicated chunk
     meta = store.get(batch_id)
-    assert (meta["succeeded"], meta["failed"], meta["status"]) == (1, 1, "running")
+    assert (meta["done"], meta["failed"], meta["status"]) == (1, 1, "running")
     assert store.pending(batch_id, [0, 1, 2]) == [2]
     assert store.load_images(batch_id, [0, 1, 2]) == [None, None, b"x"]
 

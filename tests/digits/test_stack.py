@@ -45,7 +45,7 @@ def test_up_serves_predictions_stops_cleanly_and_keeps_batches(tmp_path, model_b
     try:
         wait_until(lambda: http_ok(f"{url}/healthz"), "digits up (restart)", 120, proc, log)
         again = requests.get(f"{url}/v1/batches/{batch['id']}", timeout=5).json()
-        assert again["status"] == "done" and again["succeeded"] == 1
+        assert again["status"] == "done" and again["done"] == 1
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)

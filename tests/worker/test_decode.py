@@ -80,3 +80,32 @@ def test_pixel_limit_is_enforced_before_decoding():
     data = _encode(Image.new("L", (3000, 3000), 255), "PNG")
     with pytest.raises(ImageTooLargeError, match="9000000 pixels"):
         decode_grey(data, max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_files_are_invalid(grey, fmt):
+    # Either decoder could return a half-grey image for a truncated file; neither may.
+    data = _encode(Image.fromarray(np.tile(grey, (8, 8))), fmt)
+    with pytest.raises(InvalidImageError, match="corrupt or truncated"):
+        decode_grey(data[: len(data) * 2 // 3])
+
+
+@pytest.mark.parametrize(("mode", "fmt"), [("L", "JPEG"), ("RGB", "JPEG"), ("CMYK", "JPEG"), ("L", "PNG"),
+                                           ("RGB", "PNG"), ("P", "PNG"), ("LA", "PNG")])
+def test_fast_and_careful_decoders_agree(mode, fmt):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    image = Image.fromarray(rgb).convert(mode)
+    data = _encode(image, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.int16)
+    diff = np.abs(decode_grey(data) - expected)
+    # Rounding differs by one level, and a colour JPEG's luma is read directly rather than
+    # via RGB with subsampled chroma, which moves single pixels of this noise a little.
+    assert diff.mean() < 1.0 and diff.max() <= 12
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_pixel_limit_holds_on_the_fast_path(fmt):
+    data = _encode(Image.new("RGB", (2000, 600), "white"), fmt)
+    with pytest.raises(ImageTooLargeError, match="1200000 pixels"):
+        decode_grey(data, max_pixels=1_000_000)

@@ -1,0 +1,47 @@
+"""Turning a stored batch into RQ jobs: one job per chunk, each one batched Predict call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq import Callback, Queue, Retry
+
+CHUNK_FUNCTION = "worker.jobs.predict_chunk"
+CHUNK_FAILED = "worker.jobs.chunk_failed"
+
+
+@dataclass(frozen=True)
+class ChunkPolicy:
+    """How a batch is cut into jobs and how each job is retried.
+
+    ``timeout`` only stops a chunk that hangs; a worker that dies is noticed by its missed
+    heartbeats much sooner (see :mod:`worker.runner`).
+    """
+
+    size: int = 256
+    retries: int = 3
+    retry_delays: tuple[int, ...] = (2, 10, 30)
+    timeout: int = 600
+    result_ttl: int = 7 * 24 * 3600
+
+
+def chunk_job_id(batch_id: str, start: int) -> str:
+    """Job ids are derived from the chunk, so a chunk is never queued twice under two ids."""
+    return f"digits-{batch_id}-{start}"
+
+
+def enqueue_batch(queue: Queue, batch_id: str, total: int, policy: ChunkPolicy) -> int:
+    """Queue every chunk of a batch of ``total`` images in one round trip; returns the chunk count."""
+    retry = Retry(max=policy.retries, interval=list(policy.retry_delays)) if policy.retries else None
+    jobs = []
+    for start in range(0, total, policy.size):
+        stop = min(start + policy.size, total)
+        jobs.append(queue.prepare_data(
+            CHUNK_FUNCTION, args=(batch_id, list(range(start, stop))),
+            job_id=chunk_job_id(batch_id, start), timeout=policy.timeout,
+            result_ttl=3600, failure_ttl=policy.result_ttl, retry=retry,
+            on_failure=Callback(CHUNK_FAILED),
+            description=f"batch {batch_id} images {start}..{stop - 1}",
+        ))
+    queue.enqueue_many(jobs)
+    return len(jobs)

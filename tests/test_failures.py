@@ -1,0 +1,163 @@
+"""Failure semantics with real processes: a killed worker, Serving down, a Redis restart.
+
+Each test runs its own workers on its own Redis database (or its own redis-server), with
+short heartbeat and maintenance timings so that recovery is quick to observe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import redis
+from PIL import Image
+from rq import Queue
+
+from digits.batches import BatchStore
+from digits.dispatch import ChunkPolicy, chunk_job_id, enqueue_batch
+from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
+from digits.queues import BATCH_QUEUE
+from tests.conftest import start_worker
+from tests.scans import render_scan
+
+FAST_RECOVERY = {"DIGITS_HEARTBEAT_INTERVAL": "1", "DIGITS_HEARTBEAT_TTL": "3", "DIGITS_MAINTENANCE_INTERVAL": "1"}
+
+
+@pytest.fixture
+def db_url(redis_url):
+    """A database of the test Redis of its own, so no other test's worker takes these chunks."""
+    url = redis_url.rsplit("/", 1)[0] + "/5"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def _scans(mnist, count: int, side: int = 0) -> list[tuple[str, bytes]]:
+    """Scans of MNIST test digits; with ``side``, large pages that take a while to read."""
+    files = []
+    for i in range(count):
+        if side:
+            page = np.full((side, side), 200, np.uint8)
+            digit = np.kron(255 - mnist.x_test[i], np.ones((side // 40, side // 40), np.uint8))
+            page[side // 4 : side // 4 + digit.shape[0], side // 4 : side // 4 + digit.shape[1]] = np.minimum(
+                200, digit)
+            buffer = io.BytesIO()
+            Image.fromarray(page).save(buffer, format="PNG", compress_level=1)
+            files.append((f"page-{i}.png", buffer.getvalue()))
+        else:
+            files.append((f"scan-{i}.png", render_scan(mnist.x_test[i])))
+    return files
+
+
+def _submit(url: str, files, policy: ChunkPolicy) -> tuple[BatchStore, str]:
+    conn = redis.Redis.from_url(url)
+    store = BatchStore(conn, result_ttl=3600)
+    batch_id = store.create(files)
+    enqueue_batch(Queue(BATCH_QUEUE, connection=conn), batch_id, len(files), policy)
+    return store, batch_id
+
+
+def _assert_exactly_once(store: BatchStore, batch_id: str, total: int) -> list[dict]:
+    meta = store.get(batch_id)
+    rows = list(store.results(batch_id))
+    assert meta["processed"] == meta["done"] + meta["failed"] == total
+    assert (meta["queued"], meta["running"]) == (0, 0)
+    assert sorted(row["index"] for row in rows) == list(range(total))
+    return rows
+
+
+def test_a_worker_killed_mid_chunk_loses_and_repeats_nothing(db_url, model_server, mnist, tmp_path):
+    files = _scans(mnist, 24, side=1600)
+    victim = start_worker(db_url, model_server, tmp_path / "victim.log", **FAST_RECOVERY)
+    store, batch_id = _submit(db_url, files, ChunkPolicy(size=12, retries=2, retry_delays=(0,)))
+    wait_until(lambda: store.get(batch_id)["running"] > 0, "the first chunk to start", 60, victim,
+               tmp_path / "victim.log", interval=0.02)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    killed_at = time.monotonic()
+    assert store.get(batch_id)["processed"] < len(files)  # the kill really was mid-batch
+
+    survivor = start_worker(db_url, model_server, tmp_path / "survivor.log", **FAST_RECOVERY)
+    try:
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish", 90, survivor,
+                   tmp_path / "survivor.log")
+    finally:
+        stop_all([survivor])
+    rows = _assert_exactly_once(store, batch_id, len(files))
+    assert all(row["error"] is None and len(row["digits"]) == 1 for row in rows)
+    # Recovery is bounded by the heartbeat TTL and the maintenance interval (3 s + 1 s here),
+    # plus reading the chunks; the bound is loose so that a busy CI machine cannot trip it.
+    assert time.monotonic() - killed_at < 60
+
+
+def test_chunks_wait_for_serving_to_come_back(db_url, model_base, mnist, tmp_path):
+    port = free_port()
+    env = {**FAST_RECOVERY, "DIGITS_GRPC_RETRIES": "1", "DIGITS_GRPC_TIMEOUT": "2"}
+    worker = start_worker(db_url, f"127.0.0.1:{port}", tmp_path / "worker.log", **env)
+    files = _scans(mnist, 6)
+    store, batch_id = _submit(db_url, files, ChunkPolicy(size=3, retries=20, retry_delays=(1, 2, 3)))
+    job = Queue(BATCH_QUEUE, connection=store.redis).fetch_job(chunk_job_id(batch_id, 0))
+
+    def retried() -> bool:
+        job.refresh()
+        return job.retries_left < 20
+
+    wait_until(retried, "a chunk to fail against the missing model server", 60, worker, tmp_path / "worker.log")
+    assert store.get(batch_id)["processed"] == 0
+    serving_env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
+                   "DIGITS_REST_PORT": "0"}
+    serving = spawn(python_module("serving"), tmp_path / "serving.log", serving_env)
+    try:
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish once Serving is up", 120,
+                   worker, tmp_path / "worker.log")
+    finally:
+        stop_all([worker, serving])
+    rows = _assert_exactly_once(store, batch_id, len(files))
+    assert all(row["error"] is None for row in rows)
+
+
+def test_a_batch_fails_clearly_when_the_retry_budget_is_spent(db_url, mnist, tmp_path):
+    env = {**FAST_RECOVERY, "DIGITS_GRPC_RETRIES": "0", "DIGITS_GRPC_TIMEOUT": "1"}
+    worker = start_worker(db_url, f"127.0.0.1:{free_port()}", tmp_path / "worker.log", **env)
+    files = _scans(mnist, 4)
+    store, batch_id = _submit(db_url, files, ChunkPolicy(size=2, retries=2, retry_delays=(0,)))
+    try:
+        wait_until(lambda: store.get(batch_id)["status"] == "failed", "the batch to fail", 60, worker,
+                   tmp_path / "worker.log")
+    finally:
+        stop_all([worker])
+    meta = store.get(batch_id)
+    assert meta["error"].startswith("model_unavailable: ")
+    rows = _assert_exactly_once(store, batch_id, len(files))
+    assert {row["error"]["code"] for row in rows} == {"model_unavailable"}
+    assert meta["failed"] == len(files)
+
+
+def test_a_queued_batch_survives_a_redis_crash_with_aof(model_server, mnist, tmp_path):
+    port = free_port()
+    data, log = tmp_path / "redis", tmp_path / "redis.log"
+    server = start_redis(port, data, log)  # the same AOF settings as docker-compose.yml
+    wait_until(lambda: port_open(port), "redis-server", 20, server, log)
+    url = f"redis://127.0.0.1:{port}/0"
+    files = _scans(mnist, 10)
+    _, batch_id = _submit(url, files, ChunkPolicy(size=4))
+    time.sleep(1.5)  # appendfsync everysec: at most the last second is at risk on power loss
+    os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+    server = start_redis(port, data, log)
+    worker = None
+    try:
+        wait_until(lambda: port_open(port), "redis-server to restart", 20, server, log)
+        store = BatchStore(redis.Redis.from_url(url), result_ttl=3600)
+        assert store.get(batch_id)["queued"] == len(files)
+        worker = start_worker(url, model_server, tmp_path / "worker.log", **FAST_RECOVERY)
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish after the restart", 60,
+                   worker, tmp_path / "worker.log")
+        rows = _assert_exactly_once(store, batch_id, len(files))
+        assert all(row["error"] is None for row in rows)
+    finally:
+        stop_all([p for p in (worker, server) if p is not None])
