@@ -54,3 +54,37 @@ def test_first_write_wins(redis_conn):
 def test_unknown_batch(redis_conn):
     with pytest.raises(BatchNotFoundError):
         BatchStore(redis_conn).get("missing")
+
+
+def test_images_move_through_queued_running_done_and_failed(redis_conn):
+    store = BatchStore(redis_conn)
+    batch_id = store.create([(f"{i}", b"x") for i in range(5)])
+    store.start_chunk(batch_id, "0", 3)
+    meta = store.get(batch_id)
+    assert (meta["status"], meta["queued"], meta["running"], meta["started_at"] is not None) == ("running", 2, 3, True)
+    store.release_chunk(batch_id, "0")  # going back for a retry
+    assert (store.get(batch_id)["queued"], store.get(batch_id)["running"]) == (5, 0)
+    store.start_chunk(batch_id, "0", 3)
+    store.record(batch_id, {0: _row(0, 1), 1: _row(1, 2), 2: _row(2, error={"code": "invalid_image"})}, chunk="0")
+    meta = store.get(batch_id)
+    assert (meta["queued"], meta["running"], meta["done"], meta["failed"]) == (2, 0, 2, 1)
+
+
+def test_a_system_error_ends_the_batch_as_failed_naming_the_first_cause(redis_conn):
+    store = BatchStore(redis_conn)
+    batch_id = store.create([("a", b"x"), ("b", b"y")])
+    bad = {"code": "model_unavailable", "message": "down"}
+    store.record(batch_id, {0: _row(0, error=bad)}, chunk="0", error="model_unavailable: first")
+    assert store.get(batch_id)["status"] == "running"
+    store.record(batch_id, {1: _row(1, error=bad)}, chunk="1", error="model_unavailable: second")
+    meta = store.get(batch_id)
+    assert (meta["status"], meta["error"], meta["failed"]) == ("failed", "model_unavailable: first", 2)
+    assert meta["finished_at"] is not None
+
+
+def test_recording_into_an_expired_batch_changes_nothing(redis_conn):
+    store = BatchStore(redis_conn)
+    batch_id = store.create([("a", b"x")])
+    redis_conn.delete(f"digits:batch:{batch_id}")
+    assert store.record(batch_id, {0: _row(0, 1)}) == (0, 0)
+    assert not redis_conn.exists(f"digits:batch:{batch_id}:results")

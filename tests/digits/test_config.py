@@ -25,3 +25,16 @@ def test_typed_values_and_defaults():
     assert settings.grpc_timeout == 2.5 and settings.model_version == 3
     assert settings.serving_target == "127.0.0.1:8500"
     assert Env({"L": "a, b,,c"}).list("L") == ["a", "b", "c"]
+
+
+def test_chunk_policy_and_heartbeat_settings():
+    gateway = GatewaySettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_CHUNK_RETRY_DELAYS": "1, 5",
+                                        "DIGITS_CHUNK_SIZE": "64"})
+    assert (gateway.chunk_policy.size, gateway.chunk_policy.retry_delays) == (64, (1, 5))
+    with pytest.raises(InvalidSettingError, match="DIGITS_CHUNK_RETRY_DELAYS"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_CHUNK_RETRY_DELAYS": "1,soon"})
+    worker = WorkerSettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_HEARTBEAT_INTERVAL": "2"})
+    assert (worker.heartbeat_interval, worker.heartbeat_ttl) == (2, 6)  # the TTL follows the interval
+    with pytest.raises(InvalidSettingError, match="DIGITS_HEARTBEAT_TTL must be at least 3"):
+        WorkerSettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_HEARTBEAT_INTERVAL": "2",
+                                 "DIGITS_HEARTBEAT_TTL": "2"})
