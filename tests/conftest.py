@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
+from PIL import Image
 
 from digits.processes import (
     free_port, http_ok, port_open, python_module, spawn, start_redis, stop_all, wait_until,
@@ -51,6 +54,14 @@ def redis_conn(redis_url) -> Iterator[redis.Redis]:
     conn.flushdb()
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def db_url(redis_url) -> str:
+    """A database of the test Redis of its own, so that no other test's worker takes its jobs."""
+    url = redis_url.rsplit("/", 1)[0] + "/5"
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +114,21 @@ def gateway_url(redis_url, model_server, tmp_path_factory) -> Iterator[str]:
 def start_worker(redis_url: str, serving_target: str, log: Path, **extra: str) -> subprocess.Popen:
     env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_SERVING_TARGET": serving_target, **extra}
     return spawn(python_module("worker"), log, env)
+
+
+def scan_files(mnist, count: int, side: int = 0) -> list[tuple[str, bytes]]:
+    """Scans of MNIST test digits; with ``side``, large pages that take a while to read."""
+    from tests.scans import render_scan
+
+    files = []
+    for i in range(count):
+        if not side:
+            files.append((f"scan-{i}.png", render_scan(mnist.x_test[i])))
+            continue
+        page = np.full((side, side), 200, np.uint8)
+        digit = np.minimum(200, np.kron(255 - mnist.x_test[i], np.ones((side // 40, side // 40), np.uint8)))
+        page[side // 4 : side // 4 + digit.shape[0], side // 4 : side // 4 + digit.shape[1]] = digit
+        buffer = io.BytesIO()
+        Image.fromarray(page).save(buffer, format="PNG", compress_level=1)
+        files.append((f"page-{i}.png", buffer.getvalue()))
+    return files

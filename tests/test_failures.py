@@ -6,50 +6,20 @@ short heartbeat and maintenance timings so that recovery is quick to observe.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import time
 
-import numpy as np
-import pytest
 import redis
-from PIL import Image
 from rq import Queue
 
 from digits.batches import BatchStore
 from digits.dispatch import ChunkPolicy, chunk_job_id, enqueue_batch
 from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
 from digits.queues import BATCH_QUEUE
-from tests.conftest import start_worker
-from tests.scans import render_scan
+from tests.conftest import scan_files, start_worker
 
 FAST_RECOVERY = {"DIGITS_HEARTBEAT_INTERVAL": "1", "DIGITS_HEARTBEAT_TTL": "3", "DIGITS_MAINTENANCE_INTERVAL": "1"}
-
-
-@pytest.fixture
-def db_url(redis_url):
-    """A database of the test Redis of its own, so no other test's worker takes these chunks."""
-    url = redis_url.rsplit("/", 1)[0] + "/5"
-    redis.Redis.from_url(url).flushdb()
-    return url
-
-
-def _scans(mnist, count: int, side: int = 0) -> list[tuple[str, bytes]]:
-    """Scans of MNIST test digits; with ``side``, large pages that take a while to read."""
-    files = []
-    for i in range(count):
-        if side:
-            page = np.full((side, side), 200, np.uint8)
-            digit = np.kron(255 - mnist.x_test[i], np.ones((side // 40, side // 40), np.uint8))
-            page[side // 4 : side // 4 + digit.shape[0], side // 4 : side // 4 + digit.shape[1]] = np.minimum(
-                200, digit)
-            buffer = io.BytesIO()
-            Image.fromarray(page).save(buffer, format="PNG", compress_level=1)
-            files.append((f"page-{i}.png", buffer.getvalue()))
-        else:
-            files.append((f"scan-{i}.png", render_scan(mnist.x_test[i])))
-    return files
 
 
 def _submit(url: str, files, policy: ChunkPolicy) -> tuple[BatchStore, str]:
@@ -70,7 +40,7 @@ def _assert_exactly_once(store: BatchStore, batch_id: str, total: int) -> list[d
 
 
 def test_a_worker_killed_mid_chunk_loses_and_repeats_nothing(db_url, model_server, mnist, tmp_path):
-    files = _scans(mnist, 24, side=1600)
+    files = scan_files(mnist, 24, side=1600)
     victim = start_worker(db_url, model_server, tmp_path / "victim.log", **FAST_RECOVERY)
     store, batch_id = _submit(db_url, files, ChunkPolicy(size=12, retries=2, retry_delays=(0,)))
     wait_until(lambda: store.get(batch_id)["running"] > 0, "the first chunk to start", 60, victim,
@@ -97,7 +67,7 @@ def test_chunks_wait_for_serving_to_come_back(db_url, model_base, mnist, tmp_pat
     port = free_port()
     env = {**FAST_RECOVERY, "DIGITS_GRPC_RETRIES": "1", "DIGITS_GRPC_TIMEOUT": "2"}
     worker = start_worker(db_url, f"127.0.0.1:{port}", tmp_path / "worker.log", **env)
-    files = _scans(mnist, 6)
+    files = scan_files(mnist, 6)
     store, batch_id = _submit(db_url, files, ChunkPolicy(size=3, retries=20, retry_delays=(1, 2, 3)))
     job = Queue(BATCH_QUEUE, connection=store.redis).fetch_job(chunk_job_id(batch_id, 0))
 
@@ -122,7 +92,7 @@ def test_chunks_wait_for_serving_to_come_back(db_url, model_base, mnist, tmp_pat
 def test_a_batch_fails_clearly_when_the_retry_budget_is_spent(db_url, mnist, tmp_path):
     env = {**FAST_RECOVERY, "DIGITS_GRPC_RETRIES": "0", "DIGITS_GRPC_TIMEOUT": "1"}
     worker = start_worker(db_url, f"127.0.0.1:{free_port()}", tmp_path / "worker.log", **env)
-    files = _scans(mnist, 4)
+    files = scan_files(mnist, 4)
     store, batch_id = _submit(db_url, files, ChunkPolicy(size=2, retries=2, retry_delays=(0,)))
     try:
         wait_until(lambda: store.get(batch_id)["status"] == "failed", "the batch to fail", 60, worker,
@@ -142,7 +112,7 @@ def test_a_queued_batch_survives_a_redis_crash_with_aof(model_server, mnist, tmp
     server = start_redis(port, data, log)  # the same AOF settings as docker-compose.yml
     wait_until(lambda: port_open(port), "redis-server", 20, server, log)
     url = f"redis://127.0.0.1:{port}/0"
-    files = _scans(mnist, 10)
+    files = scan_files(mnist, 10)
     _, batch_id = _submit(url, files, ChunkPolicy(size=4))
     time.sleep(1.5)  # appendfsync everysec: at most the last second is at risk on power loss
     os.killpg(server.pid, signal.SIGKILL)
