@@ -39,11 +39,15 @@ class Ink:
 def clean(grey: np.ndarray) -> Ink | None:
     """Turn 8-bit luminance into an ink map; None when it is blank paper."""
     ink = _flatten(_bright_ink(grey))
-    ink = cv2.subtract(ink, _noise_floor(ink))
-    peak = int(ink.max()) if ink.size else 0
+    # One histogram serves both the noise floor and, shifted down by it, the ink threshold.
+    hist = _histogram(ink)
+    floor = min(_noise_floor(hist), 255)
+    above = np.flatnonzero(hist[floor + 1 :])
+    peak = int(above[-1]) + 1 if above.size else 0
     if peak < MIN_CONTRAST:
         return None
-    mask = ink > _threshold(ink, peak)
+    ink = cv2.subtract(ink, floor)
+    mask = ink > _threshold(hist[floor + 1 : floor + 1 + peak], peak)
     _remove_printed_lines(mask, ink)
     if not mask.any():
         return None
@@ -94,9 +98,8 @@ def _flatten(ink: np.ndarray) -> np.ndarray:
     return cv2.subtract(ink, cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
-def _noise_floor(ink: np.ndarray) -> int:
+def _noise_floor(hist: np.ndarray) -> int:
     """Level below which a pixel is paper grain or JPEG ringing: median + 4 robust sigmas."""
-    hist = _sample_histogram(ink)
     median = _quantile(hist, 0.5)
     # The median absolute deviation, read off the same histogram folded at the median.
     deviations = np.abs(np.arange(256) - median)
@@ -104,9 +107,12 @@ def _noise_floor(ink: np.ndarray) -> int:
     return int(round(median + 4.0 * 1.4826 * mad))
 
 
-def _threshold(ink: np.ndarray, peak: int) -> float:
-    """A third of Otsu's threshold, so that faint thin strokes and anti-aliased edges count as ink."""
-    hist = _histogram(ink)[1 : peak + 1].astype(np.float64)
+def _threshold(ink_hist: np.ndarray, peak: int) -> float:
+    """A third of Otsu's threshold, so that faint thin strokes and anti-aliased edges count as ink.
+
+    ``ink_hist`` counts the ink levels 1..``peak`` (paper, level 0, is left out).
+    """
+    hist = ink_hist.astype(np.float64)
     levels = np.arange(1, peak + 1, dtype=np.float64)
     weight_low = np.cumsum(hist)
     weight_high = weight_low[-1] - weight_low

@@ -102,12 +102,11 @@ def _fit_box(crop: np.ndarray, box: int) -> np.ndarray:
 
 def _centre_by_mass(patch: np.ndarray, size: int) -> np.ndarray:
     height, width = patch.shape
-    total = float(patch.sum())
-    if total <= 0.0:
+    moments = cv2.moments(patch)
+    if moments["m00"] <= 0.0:
         cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
     else:
-        cy = float(patch.sum(axis=1) @ np.arange(height)) / total
-        cx = float(patch.sum(axis=0) @ np.arange(width)) / total
+        cy, cx = moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
     # MNIST's centres of mass sit at (14.0, 14.0) in pixel-index coordinates.
     top = min(max(int(round(size / 2.0 - cy)), 0), size - height)
     left = min(max(int(round(size / 2.0 - cx)), 0), size - width)
