@@ -27,7 +27,8 @@ def test_a_single_image_does_not_wait_behind_a_batch(db_url, model_server, mnist
     worker = start_worker(db_url, model_server, tmp_path / "worker.log")
     try:
         store, batch_id = _slow_batch(db_url, mnist, chunks=8)
-        wait_until(lambda: store.get(batch_id)["running"] > 0, "the batch to start", 60, worker, tmp_path / "worker.log")
+        wait_until(lambda: store.get(batch_id)["running"] > 0, "the batch to start", 60, worker,
+                   tmp_path / "worker.log")
         single = Queue(PRIORITY_QUEUE, connection=store.redis).enqueue(
             "worker.jobs.predict_image", scan_files(mnist, 1)[0][1], result_ttl=60)
         result = single.latest_result(timeout=60)
