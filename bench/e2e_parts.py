@@ -71,18 +71,27 @@ def latency_ms(url: str, files: list[Path], requests: int) -> tuple[float, float
 def stack_pids(parent: int, module: str) -> list[int]:
     """Pids of the ``python -m <module>`` children of the `digits up` process."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in children_by_parent().get(parent, []):
         try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and cmdline[1:3] == [b"-m", module.encode()]:
-            found.append(int(entry.name))
+        if cmdline[1:3] == [b"-m", module.encode()]:
+            found.append(pid)
     return sorted(found)
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    """Every live process's pid, grouped by its parent's pid (read from /proc)."""
+    found: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            found.setdefault(ppid, []).append(int(entry.name))
+    return found
 
 
 def vm_kb(pid: int, field: str) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 import redis
 from rq import Queue
 
-from bench.e2e_parts import vm_kb
+from bench.e2e_parts import children_by_parent, vm_kb
 from digits.batches import BatchStore
 from digits.dispatch import ChunkPolicy, enqueue_batch
 from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
@@ -90,25 +90,13 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
-            children = _children()
+            children = children_by_parent()
             for pid in self.pids:
                 try:
                     total = vm_kb(pid, "VmRSS") + sum(vm_kb(c, "VmRSS") for c in children.get(pid, []))
                 except (OSError, KeyError):
                     continue  # a horse exited between listing and reading
                 self.peak_kb = max(self.peak_kb, total)
-
-
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            found.setdefault(ppid, []).append(int(entry.name))
-    return found
 
 
 def main() -> None:
