@@ -52,6 +52,7 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return {added_ok, added_failed}
 """
 
+
 class BatchNotFoundError(KeyError):
     """No batch with that id (never created, or expired)."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from rq import Callback, Queue, Retry
 
+from digits.batches import DEFAULT_RESULT_TTL
+
 CHUNK_FUNCTION = "worker.jobs.predict_chunk"
 CHUNK_FAILED = "worker.jobs.chunk_failed"
 
@@ -22,7 +24,7 @@ class ChunkPolicy:
     retries: int = 3
     retry_delays: tuple[int, ...] = (2, 10, 30)
     timeout: int = 600
-    result_ttl: int = 7 * 24 * 3600
+    result_ttl: int = DEFAULT_RESULT_TTL
 
 
 def chunk_job_id(batch_id: str, start: int) -> str:

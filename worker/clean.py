@@ -24,7 +24,7 @@ MIN_CONTRAST = 24
 BACKGROUND_GRID = 32
 # A printed line is at least this many times longer than it is thick; pen strokes are not.
 LINE_ASPECT = 15.0
-# Statistics of the page (polarity, noise) come from a grid sample of about this many pixels.
+# Polarity and the paper level of small scans come from a grid sample of about this many pixels.
 SAMPLE = 4096
 
 
