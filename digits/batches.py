@@ -2,7 +2,7 @@
 
 Keys, all under ``digits:batch:<id>``:
 
-* ``...`` (hash): status, total, done, failed, error, timestamps.
+* ``...`` (hash): status, total, done, failed, error, options, timestamps.
 * ``...:names`` (hash): image index -> file name as uploaded.
 * ``...:running`` (hash): chunk id -> images it is reading now. A chunk is added when a worker
   starts it and removed when its rows are recorded or it goes back to the queue for a retry.
@@ -11,7 +11,11 @@ Keys, all under ``digits:batch:<id>``:
   that also bumps the counters, so a retried or duplicated chunk never counts an image twice.
 * ``...:img:<index>`` (string): the uploaded bytes, with a TTL, deleted once read into a result.
 
-Every image is in exactly one state: queued, running, done (read) or failed (could not be read).
+``digits:batches`` (sorted set) lists every batch by a creation sequence number, newest last,
+for paging; entries whose batch has expired are dropped as a listing meets them.
+
+Every image is in exactly one state: queued, running, done (read), failed (could not be read)
+or cancelled (its batch was cancelled before it was read).
 """
 
 from __future__ import annotations
@@ -24,37 +28,21 @@ from typing import Any
 
 import redis
 
-DEFAULT_RESULT_TTL = 7 * 24 * 3600
+from digits.batch_scripts import CANCEL, RECORD
+from digits.stats import STATS_KEY
 
-# KEYS: meta, results, running. ARGV: ttl, now, chunk id or '', batch error or '',
-# then triples of (index, json, failed 0/1).
-_RECORD = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
-local added_ok, added_failed = 0, 0
-for i = 5, #ARGV, 3 do
-  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
-    if ARGV[i + 2] == '1' then added_failed = added_failed + 1 else added_ok = added_ok + 1 end
-  end
-end
-if ARGV[3] ~= '' then redis.call('HDEL', KEYS[3], ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'error', ARGV[4]) end
-local ok = redis.call('HINCRBY', KEYS[1], 'done', added_ok)
-local failed = redis.call('HINCRBY', KEYS[1], 'failed', added_failed)
-local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[2])
-if ok + failed >= total and redis.call('HGET', KEYS[1], 'status') == 'queued' then
-  local final = 'done'
-  if redis.call('HEXISTS', KEYS[1], 'error') == 1 then final = 'failed' end
-  redis.call('HSET', KEYS[1], 'status', final, 'finished_at', ARGV[2])
-  redis.call('DEL', KEYS[3])
-end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
-return {added_ok, added_failed}
-"""
+DEFAULT_RESULT_TTL = 7 * 24 * 3600
+INDEX_KEY = "digits:batches"
+SEQUENCE_KEY = "digits:batches:seq"
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
 
 class BatchNotFoundError(KeyError):
     """No batch with that id (never created, or expired)."""
+
+
+class BatchFinishedError(ValueError):
+    """The batch has already finished, so it cannot be cancelled."""
 
 
 class BatchStore:
@@ -63,63 +51,107 @@ class BatchStore:
     def __init__(self, connection: redis.Redis, result_ttl: int = DEFAULT_RESULT_TTL):
         self.redis = connection
         self.result_ttl = result_ttl
-        self._record = connection.register_script(_RECORD)
+        self._record = connection.register_script(RECORD)
+        self._cancel = connection.register_script(CANCEL)
 
     @staticmethod
     def _key(batch_id: str, suffix: str = "") -> str:
         return f"digits:batch:{batch_id}{suffix}"
 
-    def create(self, files: Sequence[tuple[str, bytes]], image_ttl: int | None = None) -> str:
-        """Store the uploaded files and the batch record; returns the new batch id."""
+    def create(self, files: Sequence[tuple[str, bytes | None]], image_ttl: int | None = None,
+               include_inputs: bool = False) -> str:
+        """Store the uploaded files and the batch record; returns the new batch id.
+
+        A file given as ``None`` stores no bytes: the caller records its error row at once.
+        ``include_inputs`` makes workers add each digit's 28x28 model input to the rows.
+        """
         batch_id = uuid.uuid4().hex
         now = _now()
         ttl = image_ttl or self.result_ttl
+        sequence = self.redis.incr(SEQUENCE_KEY)
         pipe = self.redis.pipeline(transaction=True)
         for index, (_, data) in enumerate(files):
-            pipe.set(self._key(batch_id, f":img:{index}"), data, ex=ttl)
+            if data is not None:
+                pipe.set(self._key(batch_id, f":img:{index}"), data, ex=ttl)
         if files:
             pipe.hset(self._key(batch_id, ":names"), mapping={str(i): name for i, (name, _) in enumerate(files)})
             pipe.expire(self._key(batch_id, ":names"), self.result_ttl)
         meta = {"status": "queued", "total": len(files), "done": 0, "failed": 0,
-                "created_at": now, "updated_at": now}
+                "include_inputs": int(include_inputs), "created_at": now, "updated_at": now}
         pipe.hset(self._key(batch_id), mapping=meta)
         pipe.expire(self._key(batch_id), self.result_ttl)
+        pipe.zadd(INDEX_KEY, {batch_id: sequence})
         pipe.execute()
         return batch_id
 
     def get(self, batch_id: str) -> dict[str, Any]:
         """Status, counts per state and timestamps of one batch.
 
-        ``status`` is queued, running, done, or failed (finished, but a system error such as
-        the model server staying down, named in ``error``, stopped some images being read).
+        ``status`` is queued, running, done, failed (finished, but a system error such as the
+        model server staying down, named in ``error``, stopped some images being read) or
+        cancelled.
         """
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(self._key(batch_id))
-        pipe.hvals(self._key(batch_id, ":running"))
-        raw, running_counts = pipe.execute()
-        if not raw:
+        found = self._get_many([batch_id])
+        if not found:
             raise BatchNotFoundError(batch_id)
-        meta = {k.decode(): v.decode() for k, v in raw.items()}
-        total, done, failed = int(meta["total"]), int(meta["done"]), int(meta["failed"])
-        running = min(sum(int(v) for v in running_counts), total - done - failed)
-        status = meta["status"]
-        if status == "queued" and ("started_at" in meta or done + failed):
-            status = "running"
-        return {
-            "id": batch_id,
-            "status": status,
-            "total": total,
-            "queued": total - done - failed - running,
-            "running": running,
-            "done": done,
-            "failed": failed,
-            "processed": done + failed,
-            "error": meta.get("error"),
-            "created_at": float(meta["created_at"]),
-            "started_at": _float_or_none(meta.get("started_at")),
-            "updated_at": float(meta["updated_at"]),
-            "finished_at": _float_or_none(meta.get("finished_at")),
-        }
+        return found[0]
+
+    def _get_many(self, batch_ids: Sequence[str]) -> list[dict[str, Any]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for batch_id in batch_ids:
+            pipe.hgetall(self._key(batch_id))
+            pipe.hvals(self._key(batch_id, ":running"))
+        replies = pipe.execute()
+        return [_summary(batch_id, raw, running) for batch_id, raw, running
+                in zip(batch_ids, replies[::2], replies[1::2]) if raw]
+
+    def list_batches(self, limit: int, before: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to ``limit`` batches, newest first, created before the cursor ``before``.
+
+        Returns the batches and the cursor of the next page (None on the last page).
+        """
+        top = f"({before}" if before is not None else "+inf"
+        entries = self.redis.zrevrangebyscore(INDEX_KEY, top, "-inf", start=0, num=limit + 1, withscores=True)
+        page = entries[:limit]
+        ids = [member.decode() for member, _ in page]
+        batches = self._get_many(ids)
+        expired = set(ids) - {batch["id"] for batch in batches}
+        if expired:
+            self.redis.zrem(INDEX_KEY, *expired)
+        cursor = int(page[-1][1]) if len(entries) > limit else None
+        return batches, cursor
+
+    def cancel(self, batch_id: str) -> dict[str, Any]:
+        """Cancel a batch in progress: chunks not yet started will not run, and the images
+        nobody is reading are deleted. Cancelling a cancelled batch changes nothing.
+
+        Raises BatchNotFoundError, or BatchFinishedError when it is already done or failed.
+        """
+        before = self._cancel(keys=[self._key(batch_id)], args=[_now()])
+        if before is None:
+            raise BatchNotFoundError(batch_id)
+        if before.decode() in ("done", "failed"):
+            raise BatchFinishedError(batch_id)
+        self._drop_unread_images(batch_id)
+        return self.get(batch_id)
+
+    def _drop_unread_images(self, batch_id: str) -> None:
+        # Chunks that are running keep their images (they may still be loading them); a chunk
+        # id is the index of its first image and its count the images it is reading.
+        running = {int(k): int(v) for k, v in self.redis.hgetall(self._key(batch_id, ":running")).items()}
+        busy = {i for start, count in running.items() for i in range(start, start + count)}
+        total = int(self.redis.hget(self._key(batch_id), "total") or 0)
+        for start in range(0, total, 1000):
+            indices = [i for i in self.pending(batch_id, range(start, min(start + 1000, total))) if i not in busy]
+            if indices:
+                self.redis.delete(*[self._key(batch_id, f":img:{i}") for i in indices])
+
+    def chunk_state(self, batch_id: str) -> tuple[str, bool] | None:
+        """(status, include_inputs) for a worker about to read a chunk; None if the batch expired."""
+        status, include_inputs = self.redis.hmget(self._key(batch_id), ["status", "include_inputs"])
+        if status is None:
+            return None
+        return status.decode(), include_inputs == b"1"
 
     def start_chunk(self, batch_id: str, chunk: str, count: int) -> None:
         """Mark ``count`` images of ``chunk`` as running (a re-run after a crash overwrites)."""
@@ -132,9 +164,6 @@ class BatchStore:
     def release_chunk(self, batch_id: str, chunk: str) -> None:
         """Put a chunk's images back to queued: it will be retried."""
         self.redis.hdel(self._key(batch_id, ":running"), chunk)
-
-    def exists(self, batch_id: str) -> bool:
-        return bool(self.redis.exists(self._key(batch_id)))
 
     def names(self, batch_id: str, indices: Sequence[int]) -> list[str]:
         values = self.redis.hmget(self._key(batch_id, ":names"), [str(i) for i in indices])
@@ -158,23 +187,51 @@ class BatchStore:
         """
         args: list[Any] = [self.result_ttl, _now(), chunk or "", error or ""]
         for index, row in rows.items():
-            args += [str(index), json.dumps(row), "1" if row.get("error") else "0"]
-        keys = [self._key(batch_id), self._key(batch_id, ":results"), self._key(batch_id, ":running")]
+            args += [str(index), json.dumps(row), "1" if row.get("error") else "0", row.get("digits") or ""]
+        keys = [self._key(batch_id), self._key(batch_id, ":results"), self._key(batch_id, ":running"), STATS_KEY]
         added = self._record(keys=keys, args=args)
         if rows:
             self.redis.delete(*[self._key(batch_id, f":img:{i}") for i in rows])
         return int(added[0]), int(added[1])
 
-    def results(self, batch_id: str) -> Iterable[dict[str, Any]]:
-        """Result rows in upload order; images still pending are left out."""
-        meta = self.get(batch_id)
+    def results(self, batch_id: str, start: int = 0, stop: int | None = None) -> Iterable[dict[str, Any]]:
+        """Result rows of images ``start`` to ``stop`` (exclusive) in upload order; images
+        still pending are left out. Rows are fetched a page at a time, never all at once."""
+        total = self.get(batch_id)["total"]
+        stop = total if stop is None else min(stop, total)
         key = self._key(batch_id, ":results")
         page = 1000
-        for start in range(0, meta["total"], page):
-            indices = [str(i) for i in range(start, min(start + page, meta["total"]))]
+        for first in range(start, stop, page):
+            indices = [str(i) for i in range(first, min(first + page, stop))]
             for raw in self.redis.hmget(key, indices):
                 if raw is not None:
                     yield json.loads(raw)
+
+
+def _summary(batch_id: str, raw: dict[bytes, bytes], running_counts: list[bytes]) -> dict[str, Any]:
+    meta = {k.decode(): v.decode() for k, v in raw.items()}
+    total, done, failed = int(meta["total"]), int(meta["done"]), int(meta["failed"])
+    running = min(sum(int(v) for v in running_counts), total - done - failed)
+    status = meta["status"]
+    if status == "queued" and ("started_at" in meta or done + failed):
+        status = "running"
+    unread = total - done - failed - running
+    return {
+        "id": batch_id,
+        "status": status,
+        "total": total,
+        "queued": 0 if status == "cancelled" else unread,
+        "running": running,
+        "done": done,
+        "failed": failed,
+        "cancelled": unread if status == "cancelled" else 0,
+        "processed": done + failed,
+        "error": meta.get("error"),
+        "created_at": float(meta["created_at"]),
+        "started_at": _float_or_none(meta.get("started_at")),
+        "updated_at": float(meta["updated_at"]),
+        "finished_at": _float_or_none(meta.get("finished_at")),
+    }
 
 
 def _float_or_none(value: str | None) -> float | None:

@@ -18,14 +18,21 @@ def create_app(config: GatewaySettings | None = None, connection: redis.Redis | 
     settings = config or GatewaySettings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False
     app.extensions["digits.settings"] = settings
     app.extensions["digits.redis"] = connection or redis.Redis.from_url(settings.redis_url)
 
-    from gateway.api import bp as api_bp
+    from gateway import metrics, security
+    from gateway.batches import bp as batches_bp
     from gateway.health import bp as health_bp
+    from gateway.models import bp as models_bp
+    from gateway.predict import bp as predict_bp
+    from gateway.web import bp as web_bp
 
-    app.register_blueprint(api_bp)
-    app.register_blueprint(health_bp)
+    # Metrics first, so that requests refused by the key check are timed and counted too.
+    metrics.install(app, app.extensions["digits.redis"])
+    security.install(app, settings)
+    for blueprint in (predict_bp, batches_bp, models_bp, health_bp, web_bp):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from digits.batches import BatchNotFoundError
+from digits.batches import BatchFinishedError, BatchNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(BatchNotFoundError)
     def _batch_not_found(exc: BatchNotFoundError):
         return error_response(404, "batch_not_found", f"no batch with id {exc.args[0]!r}")
+
+    @app.errorhandler(BatchFinishedError)
+    def _batch_finished(exc: BatchFinishedError):
+        return error_response(409, "batch_finished", f"batch {exc.args[0]!r} has already finished")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _request_too_large(exc: RequestEntityTooLarge):
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, "request_too_large", f"the request is larger than {limit} bytes")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from digits.batches import DEFAULT_RESULT_TTL
 from digits.config import Env
@@ -26,6 +27,13 @@ class GatewaySettings:
     port: int = 8080
     serving_rest_url: str | None = None
     model_name: str = "digits"
+    model_base: Path | None = None
+    # When any key is set, every /v1 route needs one (X-API-Key or Authorization: Bearer).
+    api_keys: tuple[str, ...] = ()
+    # Origins allowed to call the API from a browser; "*" allows any.
+    cors_origins: tuple[str, ...] = ()
+    # A zip whose entries expand more than this many times their compressed size is a bomb.
+    max_zip_ratio: int = 200
 
     @property
     def chunk_policy(self) -> ChunkPolicy:
@@ -50,4 +58,8 @@ class GatewaySettings:
             port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=0),
             serving_rest_url=env.optional("DIGITS_SERVING_REST_URL"),
             model_name=env.str("DIGITS_MODEL_NAME", "digits"),
+            model_base=Path(base) if (base := env.optional("DIGITS_MODEL_BASE")) else None,
+            api_keys=tuple(env.list("DIGITS_API_KEYS")),
+            cors_origins=tuple(env.list("DIGITS_CORS_ORIGINS")),
+            max_zip_ratio=env.int("DIGITS_MAX_ZIP_RATIO", 200, minimum=1),
         )

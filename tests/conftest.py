@@ -80,12 +80,17 @@ def model_base(tmp_path_factory, mnist_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_server(model_base, tmp_path_factory) -> Iterator[str]:
+def serving_rest_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def model_server(model_base, serving_rest_port, tmp_path_factory) -> Iterator[str]:
     """The local model server over ``model_base``, as a real process; yields host:port."""
     port = free_port()
     log = tmp_path_factory.mktemp("serving") / "serving.log"
     env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
-           "DIGITS_REST_PORT": "0", "DIGITS_SERVING_POLL_SECONDS": "0.5"}
+           "DIGITS_REST_PORT": str(serving_rest_port), "DIGITS_SERVING_POLL_SECONDS": "0.5"}
     proc = spawn(python_module("serving"), log, env)
     target = f"127.0.0.1:{port}"
     from worker.serving_client import ServingClient
@@ -98,12 +103,19 @@ def model_server(model_base, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def gateway_url(redis_url, model_server, tmp_path_factory) -> Iterator[str]:
+def model_rest_url(model_server, serving_rest_port) -> str:
+    """The model server's REST status endpoint (TF Serving's ``/v1/models/<name>``)."""
+    return f"http://127.0.0.1:{serving_rest_port}"
+
+
+@pytest.fixture(scope="session")
+def gateway_url(redis_url, model_server, model_rest_url, model_base, tmp_path_factory) -> Iterator[str]:
     """The whole stack as real processes: gateway and one RQ worker over the model server."""
     logs = tmp_path_factory.mktemp("stack")
     worker = start_worker(redis_url, model_server, logs / "worker.log")
     port = free_port()
-    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_GATEWAY_PORT": str(port), "DIGITS_CHUNK_SIZE": "8"}
+    env = {**os.environ, "DIGITS_REDIS_URL": redis_url, "DIGITS_GATEWAY_PORT": str(port), "DIGITS_CHUNK_SIZE": "8",
+           "DIGITS_SERVING_REST_URL": model_rest_url, "DIGITS_MODEL_BASE": str(model_base)}
     gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: http_ok(f"{url}/healthz"), "gateway", 30, gateway, logs / "gateway.log")

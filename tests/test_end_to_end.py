@@ -69,8 +69,15 @@ def test_predict_says_no_digit_for_blank_paper(gateway_url):
     assert response.json()["error"]["code"] == "no_digit_found"
 
 
-def test_predict_rejects_a_non_image_with_a_json_error(gateway_url):
+def test_predict_rejects_a_non_image_by_its_content(gateway_url):
     response = requests.post(f"{gateway_url}/v1/predict", files={"file": ("notes.png", b"hello")}, timeout=30)
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_type"
+
+
+def test_predict_reports_an_image_that_starts_right_but_is_broken(gateway_url):
+    response = requests.post(f"{gateway_url}/v1/predict", files={"file": ("scan.jpg", b"\xff\xd8\xff\xe0 junk")},
+                             timeout=30)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_image"
 
@@ -96,7 +103,7 @@ def test_batch_processes_every_file_and_reports_bad_ones(gateway_url, mnist):
     rows = requests.get(f"{gateway_url}/v1/batches/{batch_id}/results", timeout=10).json()["results"]
     assert [r["file"] for r in rows] == [name for _, (name, _) in files]
     errors = {r["file"]: r["error"]["code"] for r in rows if r["error"]}
-    assert errors == {"broken.jpg": "invalid_image", "empty.png": "invalid_image"}
+    assert errors == {"broken.jpg": "invalid_image", "empty.png": "unsupported_type"}
     good = [r for r in rows if not r["error"]]
     assert all(len(r["per_digit"]) == 1 for r in good)
     accuracy = np.mean([r["digits"] == str(mnist.y_test[int(r["file"][7:10])]) for r in good])

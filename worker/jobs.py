@@ -15,6 +15,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from digits.batches import BatchStore
+from digits.stats import count_predictions
 from worker.context import get_context
 from worker.errors import ChunkFailedError, ImageExpiredError, WorkerError
 from worker.preprocess import Digits, preprocess
@@ -29,6 +30,9 @@ def predict_image(data: bytes, include_inputs: bool = False) -> dict[str, Any]:
     ctx = get_context()
     rows = read_images([data], ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
                        include_inputs=include_inputs)
+    job = get_current_job()
+    if job is not None:
+        count_predictions(job.connection, rows)
     return rows[0]
 
 
@@ -37,20 +41,27 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
 
     Safe to run twice: images that already have a row are skipped, and rows are recorded
     with HSETNX. A ModelUnavailableError propagates, so RQ retries the chunk with backoff.
+    A chunk of a cancelled (or expired) batch does nothing.
     """
     job = get_current_job()
     ctx = get_context()
     store = BatchStore(job.connection, result_ttl=ctx.settings.result_ttl)
-    if not store.exists(batch_id):
-        return {"done": 0, "failed": 0}  # expired or deleted while queued
+    state = store.chunk_state(batch_id)
+    if state is None or state[0] == "cancelled":
+        return {"done": 0, "failed": 0}
     todo = store.pending(batch_id, indices)
     if not todo:
         return {"done": 0, "failed": 0}
     chunk = str(indices[0])
     store.start_chunk(batch_id, chunk, len(todo))
     blobs = store.load_images(batch_id, todo)
+    if None in blobs and store.chunk_state(batch_id) in (None, ("cancelled", state[1])):
+        # Cancelled between our check and start_chunk: its images were deleted, not lost.
+        store.release_chunk(batch_id, chunk)
+        return {"done": 0, "failed": 0}
     names = store.names(batch_id, todo)
-    rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold)
+    rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
+                       include_inputs=state[1])
     done, failed = store.record(batch_id, _with_names(rows, todo, names), chunk=chunk)
     return {"done": done, "failed": failed}
 
@@ -65,7 +76,8 @@ def chunk_failed(job: Job, connection: Redis, exc_type: type, exc_value: BaseExc
     batch_id, indices = job.args
     store = BatchStore(connection, result_ttl=get_context().settings.result_ttl)
     chunk = str(indices[0])
-    if job.retries_left:
+    state = store.chunk_state(batch_id)
+    if job.retries_left or state is None or state[0] == "cancelled":
         store.release_chunk(batch_id, chunk)
         return
     exc = exc_value if isinstance(exc_value, WorkerError) else ChunkFailedError(_describe(exc_type, exc_value))

@@ -1,16 +1,19 @@
 """The app from the factory, against a real Redis; paths that need no worker."""
 
+import io
+
 import pytest
+import redis
+from rq import Queue
 
 from gateway import create_app
 from gateway.settings import GatewaySettings
+from tests.gateway.uploads import PNG, zip_of
 
 
 @pytest.fixture
 def private_db(redis_url):
     """Database 1 of the test Redis: no worker of the end-to-end stack listens there."""
-    import redis
-
     url = redis_url.rsplit("/", 1)[0] + "/1"
     conn = redis.Redis.from_url(url)
     conn.flushdb()
@@ -22,6 +25,10 @@ def private_db(redis_url):
 def client(private_db):
     app = create_app(GatewaySettings(redis_url=private_db[0], max_file_bytes=1000, max_files=3, chunk_size=2))
     return app.test_client()
+
+
+def _files(count: int, data: bytes = PNG):
+    return {"files": [(io.BytesIO(data), f"{i}.png") for i in range(count)]}
 
 
 def test_health_and_readiness(client):
@@ -38,44 +45,8 @@ def test_readiness_fails_without_redis():
     assert response.status_code == 503 and response.json["status"] == "unavailable"
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "status", "code"), [
-    ("post", "/v1/predict", {}, 400, "missing_file"),
-    ("post", "/v1/predict", {"data": {"other": "x"}}, 400, "missing_file"),
-    ("post", "/v1/batches", {}, 400, "missing_files"),
-    ("get", "/v1/batches/abc", {}, 404, "batch_not_found"),
-    ("get", "/v1/batches/abc/results", {}, 404, "batch_not_found"),
-    ("get", "/v1/nothing", {}, 404, "not_found"),
-    ("delete", "/v1/predict", {}, 405, "method_not_allowed"),
-])
-def test_errors_have_one_json_shape(client, method, path, kwargs, status, code):
-    response = getattr(client, method)(path, **kwargs)
-    assert response.status_code == status
-    assert response.json["error"]["code"] == code
-    assert response.json["error"]["message"]
-
-
-def test_oversized_file_is_413(client):
-    import io
-
-    response = client.post("/v1/predict", data={"file": (io.BytesIO(b"x" * 1001), "big.png")})
-    assert response.status_code == 413 and response.json["error"]["code"] == "file_too_large"
-
-
-def test_too_many_files_is_413(client):
-    import io
-
-    data = {"files": [(io.BytesIO(b"x"), f"{i}.png") for i in range(4)]}
-    response = client.post("/v1/batches", data=data)
-    assert response.status_code == 413 and response.json["error"]["code"] == "too_many_files"
-
-
 def test_batch_is_chunked_onto_the_batch_queue(client, private_db):
-    import io
-
-    from rq import Queue
-
-    data = {"files": [(io.BytesIO(b"x"), f"{i}.png") for i in range(3)]}
-    response = client.post("/v1/batches", data=data)
+    response = client.post("/v1/batches", data=_files(3))
     assert response.status_code == 202
     assert response.headers["Location"] == f"/v1/batches/{response.json['id']}"
     jobs = Queue("digits-batches", connection=private_db[1]).get_jobs()
@@ -83,9 +54,89 @@ def test_batch_is_chunked_onto_the_batch_queue(client, private_db):
     assert client.get(f"/v1/batches/{response.json['id']}").json["status"] == "queued"
 
 
-def test_bad_results_format(client):
-    import io
+def test_files_that_are_not_images_get_a_row_at_once_and_the_rest_are_queued(client):
+    data = {"files": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(b"%PDF-1.4"), "b.png"), (io.BytesIO(b""), "c.png")]}
+    batch = client.post("/v1/batches", data=data).json
+    assert (batch["total"], batch["failed"], batch["queued"]) == (3, 2, 1)
+    rows = client.get(f"/v1/batches/{batch['id']}/results").json["results"]
+    assert [(r["index"], r["file"], r["error"]["code"]) for r in rows] == [
+        (1, "b.png", "unsupported_type"), (2, "c.png", "unsupported_type")]
+    assert "%PDF" in rows[0]["error"]["message"] and "empty" in rows[1]["error"]["message"]
 
-    batch = client.post("/v1/batches", data={"files": [(io.BytesIO(b"x"), "a.png")]}).json
-    response = client.get(f"/v1/batches/{batch['id']}/results?format=xml")
-    assert response.status_code == 400 and response.json["error"]["code"] == "bad_format"
+
+def test_a_zip_keeps_the_folder_paths(private_db):
+    app = create_app(GatewaySettings(redis_url=private_db[0], chunk_size=2))
+    archive = zip_of({"scans/a/1.png": PNG, "scans/b/2.png": PNG, "scans/notes.txt": b"hello",
+                      "__MACOSX/scans/._1.png": b"x", "scans/.DS_Store": b"x"})
+    batch = app.test_client().post("/v1/batches", data={"files": [(io.BytesIO(archive), "scans.zip")]}).json
+    assert batch["total"] == 3
+    store_names = private_db[1].hgetall(f"digits:batch:{batch['id']}:names")
+    assert sorted(v.decode() for v in store_names.values()) == ["scans/a/1.png", "scans/b/2.png", "scans/notes.txt"]
+
+
+def test_results_page_by_index_with_a_next_link(client, private_db):
+    from digits.batches import BatchStore
+
+    batch = client.post("/v1/batches", data=_files(3)).json
+    store = BatchStore(private_db[1])
+    store.record(batch["id"], {i: {"index": i, "file": f"{i}.png", "digits": str(i), "error": None} for i in range(3)})
+    first = client.get(f"/v1/batches/{batch['id']}/results?limit=2")
+    assert [r["index"] for r in first.json["results"]] == [0, 1]
+    assert first.json["next"] == f"/v1/batches/{batch['id']}/results?format=json&offset=2&limit=2"
+    assert first.headers["Link"] == f'<{first.json["next"]}>; rel="next"'
+    second = client.get(first.json["next"]).json
+    assert [r["index"] for r in second["results"]] == [2] and second["next"] is None
+    jsonl = client.get(f"/v1/batches/{batch['id']}/results?format=jsonl&offset=1").data.decode().splitlines()
+    assert len(jsonl) == 2
+
+
+def test_batches_are_listed_newest_first_page_by_page(client):
+    ids = [client.post("/v1/batches", data=_files(1)).json["id"] for _ in range(5)]
+    first = client.get("/v1/batches?limit=2").json
+    assert [b["id"] for b in first["batches"]] == ids[:-3:-1]
+    second = client.get(first["next"]).json
+    third = client.get(second["next"]).json
+    assert [b["id"] for b in second["batches"] + third["batches"]] == ids[-3::-1]
+    assert third["next"] is None
+
+
+def test_an_expired_batch_leaves_the_list(client, private_db):
+    ids = [client.post("/v1/batches", data=_files(1)).json["id"] for _ in range(2)]
+    private_db[1].delete(f"digits:batch:{ids[0]}")
+    assert [b["id"] for b in client.get("/v1/batches").json["batches"]] == [ids[1]]
+    assert private_db[1].zscore("digits:batches", ids[0]) is None
+
+
+def test_cancel_takes_waiting_chunks_off_the_queue_and_frees_their_images(client, private_db):
+    batch = client.post("/v1/batches", data=_files(3)).json
+    response = client.delete(f"/v1/batches/{batch['id']}")
+    assert response.status_code == 200
+    assert (response.json["status"], response.json["cancelled"], response.json["queued"]) == ("cancelled", 3, 0)
+    assert Queue("digits-batches", connection=private_db[1]).count == 0
+    assert not private_db[1].keys(f"digits:batch:{batch['id']}:img:*")
+    again = client.delete(f"/v1/batches/{batch['id']}")
+    assert again.status_code == 200 and again.json["status"] == "cancelled"
+
+
+def test_a_finished_batch_cannot_be_cancelled(client, private_db):
+    from digits.batches import BatchStore
+
+    batch = client.post("/v1/batches", data=_files(1)).json
+    BatchStore(private_db[1]).record(batch["id"], {0: {"digits": "1", "error": None}})
+    response = client.delete(f"/v1/batches/{batch['id']}")
+    assert response.status_code == 409 and response.json["error"]["code"] == "batch_finished"
+
+
+def test_models_lists_versions_with_state_and_metrics(private_db, model_base, model_rest_url):
+    settings = GatewaySettings(redis_url=private_db[0], model_base=model_base, serving_rest_url=model_rest_url)
+    body = create_app(settings).test_client().get("/v1/models").json
+    assert body["name"] == "digits" and body["serving_error"] is None
+    newest = body["versions"][0]
+    assert newest["state"] == "AVAILABLE"
+    assert 0.5 < newest["metrics"]["test"]["accuracy"] <= 1
+    assert set(newest["metrics"]["scans"]) >= {"single", "boxed"}
+
+
+def test_models_says_why_serving_state_is_missing(client):
+    body = client.get("/v1/models").json
+    assert body["versions"] == [] and "DIGITS_SERVING_REST_URL" in body["serving_error"]

@@ -1,0 +1,82 @@
+"""``GET /v1/models``: the model's versions, their serving state and their test metrics.
+
+The state comes from the model server's REST status endpoint (TF Serving's, or ours, which
+answers the same), the metrics from each version's ``metrics.json`` in the model folder.
+Either source may be unconfigured; the answer then says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from gateway import deps
+
+bp = Blueprint("models", __name__, url_prefix="/v1")
+
+# The figures of metrics.json that help someone choose or trust a version.
+_SUMMARY = ("accuracy", "ece", "errors", "count")
+
+
+@bp.get("/models")
+def list_models():
+    """Versions newest first: ``state`` from Serving, ``metrics`` from the model folder."""
+    settings = deps.settings()
+    states, serving_error = serving_states(settings.serving_rest_url, settings.model_name)
+    metrics = version_metrics(settings.model_base / settings.model_name) if settings.model_base else {}
+    versions = []
+    for version in sorted(set(states) | set(metrics), reverse=True):
+        versions.append({"version": version, "state": states.get(version, "UNKNOWN"),
+                         "metrics": metrics.get(version)})
+    return jsonify({"name": settings.model_name, "versions": versions, "serving_error": serving_error})
+
+
+def serving_states(rest_url: str | None, name: str) -> tuple[dict[int, str], str | None]:
+    """{version: state} from the REST status endpoint, and why it could not be read (or None)."""
+    if not rest_url:
+        return {}, "DIGITS_SERVING_REST_URL is not set"
+    url = f"{rest_url.rstrip('/')}/v1/models/{name}"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - configured URL
+            body = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return {}, f"{url}: {exc}"
+    states = {}
+    for entry in body.get("model_version_status", []):
+        states[int(entry["version"])] = entry.get("state", "UNKNOWN")
+    return states, None
+
+
+def version_metrics(model_dir: Path) -> dict[int, dict[str, Any]]:
+    """{version: summary of metrics.json} for each exported version folder."""
+    found = {}
+    if not model_dir.is_dir():
+        return found
+    for path in model_dir.iterdir():
+        if not path.name.isdigit():
+            continue  # a trainer's temporary folder, or anything else that is not a version
+        try:
+            data = json.loads((path / "metrics.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found[int(path.name)] = _summary(data)
+    return found
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    test = data.get("test", {})
+    training = data.get("training", {})
+    return {
+        "test": {key: test[key] for key in _SUMMARY if key in test},
+        "scans": {kind: entry.get("accuracy") for kind, entry in data.get("scans", {}).items()
+                  if isinstance(entry, dict)},
+        "temperature": data.get("calibration", {}).get("temperature"),
+        "training_seconds": training.get("seconds"),
+        "epochs": training.get("epochs"),
+        "data": data.get("data", {}).get("source"),
+    }

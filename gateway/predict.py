@@ -1,0 +1,52 @@
+"""``POST /v1/predict``: one image, read synchronously through the priority queue."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from rq.results import Result
+
+from gateway import deps
+from gateway.errors import WORKER_ERROR_STATUS, ApiError
+from gateway.params import flag, require_multipart
+from gateway.uploads import FORMATS, clean_name, kind_of, read_upload
+
+bp = Blueprint("predict", __name__, url_prefix="/v1")
+
+
+@bp.post("/predict")
+def predict():
+    """Read one image (multipart field ``file``) synchronously.
+
+    ``?include_inputs=true`` adds the 28x28 image the model saw for each digit (base64 PNG).
+    """
+    require_multipart()
+    storage = request.files.get("file")
+    if storage is None:
+        raise ApiError(400, "missing_file", "send the image as multipart/form-data field 'file'")
+    settings = deps.settings()
+    data = read_upload(storage, settings.max_file_bytes)
+    name = clean_name(storage.filename, "file")
+    if kind_of(data) != "image":
+        what = "is empty" if not data else f"starts with {data[:8]!r}"
+        raise ApiError(415, "unsupported_type", f"{name!r} is not an image ({FORMATS}): the content {what}")
+    include_inputs = flag("include_inputs")
+    job = deps.priority_queue().enqueue(
+        "worker.jobs.predict_image", data, include_inputs,
+        job_timeout=settings.predict_timeout, result_ttl=60, failure_ttl=3600,
+    )
+    result = job.latest_result(timeout=settings.predict_timeout)
+    if result is None:
+        job.cancel()
+        raise ApiError(504, "timeout", f"no worker answered within {settings.predict_timeout} s")
+    if result.type != Result.Type.SUCCESSFUL:
+        raise ApiError(503, "model_unavailable", _last_line(result.exc_string))
+    row = result.return_value
+    if row.get("error"):
+        code = row["error"]["code"]
+        raise ApiError(WORKER_ERROR_STATUS.get(code, 422), code, row["error"]["message"])
+    return jsonify({"file": name, **row})
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "prediction failed"

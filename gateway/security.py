@@ -1,0 +1,61 @@
+"""API keys for ``/v1`` and CORS headers for browsers on other origins."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Flask, Response, request
+
+from gateway.errors import error_response
+from gateway.settings import GatewaySettings
+
+KEY_HEADER = "X-API-Key"
+ALLOWED_HEADERS = f"Content-Type, {KEY_HEADER}, Authorization"
+EXPOSED_HEADERS = "Location, Link"
+
+
+def presented_key() -> str | None:
+    """The key in ``X-API-Key``, or in ``Authorization: Bearer <key>``."""
+    key = request.headers.get(KEY_HEADER)
+    if key:
+        return key
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def install(app: Flask, settings: GatewaySettings) -> None:
+    """Require a key on ``/v1`` when keys are configured; answer CORS for allowed origins."""
+    keys = [key.encode() for key in settings.api_keys]
+
+    @app.before_request
+    def _require_key():
+        if not keys or not request.path.startswith("/v1/") or request.method == "OPTIONS":
+            return None  # preflights carry no credentials by design
+        key = presented_key()
+        if key is None:
+            response = error_response(401, "missing_api_key", f"send an API key in the {KEY_HEADER} header")
+        elif not any(hmac.compare_digest(key.encode(), known) for known in keys):
+            response = error_response(401, "invalid_api_key", "the API key is not valid")
+        else:
+            return None
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    origins = set(settings.cors_origins)
+
+    @app.after_request
+    def _cors(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if not origin or not origins or ("*" not in origins and origin not in origins):
+            return response
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        if "*" not in origins:
+            response.vary.add("Origin")
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response

@@ -1,0 +1,150 @@
+"""Reading uploaded files: size limits, types by content, and zip archives expanded safely.
+
+A file that is not an image is not a reason to refuse a whole folder: it becomes one row
+with an ``unsupported_type`` error. A zip that is broken, escapes its folder (zip-slip) or
+expands far beyond its size (a zip bomb) is refused as a whole, before anything is queued.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import zipfile
+from dataclasses import dataclass
+from io import BytesIO
+
+from werkzeug.datastructures import FileStorage
+
+from digits.files import looks_like_image
+from gateway.errors import ApiError
+from gateway.settings import GatewaySettings
+
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+# Folder clutter that archivers and file managers add; never the user's scans.
+_CLUTTER = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
+
+
+@dataclass
+class Upload:
+    """One file to read: its name as uploaded (a relative path), and its bytes or the error
+    that means it will not be read."""
+
+    name: str
+    data: bytes | None
+    error: dict[str, str] | None = None
+
+
+def kind_of(data: bytes) -> str | None:
+    """"image", "zip" or None, from the leading bytes."""
+    if looks_like_image(data[:16]):
+        return "image"
+    if data[:4] in ZIP_SIGNATURES:
+        return "zip"
+    return None
+
+
+def read_upload(storage: FileStorage, limit: int) -> bytes:
+    """The bytes of one multipart file; 413 when it is over ``limit``."""
+    data = storage.stream.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "file_too_large", f"{storage.filename!r} is larger than {limit} bytes")
+    return data
+
+
+def clean_name(name: str | None, fallback: str) -> str:
+    """A folder-relative path with forward slashes (browsers and zips send either kind)."""
+    name = (name or "").replace("\\", "/").lstrip("/")
+    while name.startswith("./"):
+        name = name[2:]
+    return name or fallback
+
+
+def collect(storages: list[FileStorage], settings: GatewaySettings) -> list[Upload]:
+    """Every file of a batch request, with zips expanded, in upload (and archive) order."""
+    uploads: list[Upload] = []
+    used = 0
+    for position, storage in enumerate(storages):
+        name = clean_name(storage.filename, f"file-{position}")
+        # A zip of a folder may be far larger than one scan: the request limit bounds it.
+        data = read_upload(storage, settings.max_request_bytes)
+        if kind_of(data) == "zip":
+            new = expand_zip(name, data, settings, budget=settings.max_request_bytes - used)
+        elif len(data) > settings.max_file_bytes:
+            raise ApiError(413, "file_too_large", f"{name!r} is larger than {settings.max_file_bytes} bytes")
+        else:
+            new = [_typed(name, data)]
+        used += sum(len(upload.data or b"") for upload in new)
+        uploads += new
+        if len(uploads) > settings.max_files:
+            raise ApiError(413, "too_many_files", f"more than {settings.max_files} files; the limit is "
+                           f"{settings.max_files} per batch")
+    return uploads
+
+
+def _typed(name: str, data: bytes) -> Upload:
+    kind = kind_of(data)
+    if kind == "image":
+        return Upload(name, data)
+    if kind == "zip":
+        return Upload(name, None, _unsupported("archives inside archives are not expanded"))
+    what = "is empty" if not data else f"starts with {data[:8]!r}"
+    return Upload(name, None, _unsupported(f"not an image ({FORMATS}): the content {what}"))
+
+
+def _unsupported(message: str) -> dict[str, str]:
+    return {"code": "unsupported_type", "message": message}
+
+
+def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -> list[Upload]:
+    """The files of a zip archive, with their paths inside it; refuses unsafe archives."""
+    try:
+        archive = zipfile.ZipFile(BytesIO(data))
+        entries = [info for info in archive.infolist() if not info.is_dir() and not _is_clutter(info.filename)]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ApiError(400, "invalid_zip", f"{name!r} is not a readable zip archive: {exc}") from None
+    _check_zip(name, entries, settings, budget)
+    uploads = []
+    for info in entries:
+        entry_name = clean_name(info.filename, info.filename)
+        if info.flag_bits & 0x1:
+            uploads.append(Upload(entry_name, None, _unsupported("the entry is encrypted")))
+            continue
+        try:
+            with archive.open(info) as handle:
+                content = handle.read(settings.max_file_bytes + 1)
+        except NotImplementedError as exc:
+            uploads.append(Upload(entry_name, None, _unsupported(f"the entry cannot be unpacked: {exc}")))
+            continue
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise ApiError(400, "invalid_zip", f"{name!r}: entry {info.filename!r} is damaged: {exc}") from None
+        if len(content) > settings.max_file_bytes:
+            raise ApiError(413, "file_too_large", f"{name!r}: {info.filename!r} expands beyond "
+                           f"{settings.max_file_bytes} bytes")
+        uploads.append(_typed(entry_name, content))
+    return uploads
+
+
+def _is_clutter(path: str) -> bool:
+    return path.startswith(_CLUTTER[0]) or posixpath.basename(path) in _CLUTTER[1:]
+
+
+def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySettings, budget: int) -> None:
+    if len(entries) > settings.max_files:
+        raise ApiError(413, "too_many_files", f"{name!r} holds {len(entries)} files; the limit is {settings.max_files}")
+    for info in entries:
+        path = info.filename.replace("\\", "/")
+        parts = path.split("/")
+        if path.startswith("/") or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
+            raise ApiError(400, "unsafe_zip", f"{name!r} holds {info.filename!r}, a path outside the archive's "
+                           "folder (zip-slip); the archive was refused")
+        if info.file_size > settings.max_file_bytes:
+            raise ApiError(413, "file_too_large", f"{name!r}: {info.filename!r} expands to {info.file_size} bytes; "
+                           f"the limit is {settings.max_file_bytes}")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1_000_000 and ratio > settings.max_zip_ratio:
+            raise ApiError(413, "zip_bomb", f"{name!r}: {info.filename!r} expands {ratio:.0f} times; the limit is "
+                           f"{settings.max_zip_ratio} (a zip bomb?)")
+    declared = sum(info.file_size for info in entries)
+    if declared > budget:
+        raise ApiError(413, "zip_bomb", f"{name!r} expands to {declared} bytes, more than the "
+                       f"{settings.max_request_bytes} bytes allowed per request")

@@ -1,0 +1,60 @@
+"""Upload payloads for the gateway tests: a real PNG, zip archives good and hostile."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = png_bytes(np.full((20, 20), 200, np.uint8))
+
+
+def zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def zip_slip() -> bytes:
+    """An archive whose entry climbs out of the folder it would be unpacked into."""
+    return zip_of({"ok.png": PNG, "../../etc/cron.d/evil.png": PNG})
+
+
+def zip_bomb(size: int = 50_000_000) -> bytes:
+    """A few tens of KB that claim (and would inflate to) ``size`` bytes of zeros."""
+    return zip_of({"zeros.png": b"\0" * size})
+
+
+def zip_lying_about_size() -> bytes:
+    """A zip whose headers claim a 10-byte entry that really inflates to 5 MB: only reading
+    with a limit catches it."""
+    data = bytearray(zip_of({"small.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 5_000_000}))
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(signature)
+        data[at + offset : at + offset + 4] = struct.pack("<I", 10)
+    return bytes(data)
+
+
+def broken_zip() -> bytes:
+    data = zip_of({"a.png": PNG, "b.png": PNG})
+    return data[: len(data) // 2]
+
+
+def corrupt_entry_zip() -> bytes:
+    """The directory is intact but an entry's compressed bytes are damaged."""
+    data = bytearray(zip_of({"a.png": PNG * 20}))
+    data[60:80] = zlib.compress(b"garbage")[:20]
+    return bytes(data)
