@@ -88,3 +88,57 @@ def test_recording_into_an_expired_batch_changes_nothing(redis_conn):
     redis_conn.delete(f"digits:batch:{batch_id}")
     assert store.record(batch_id, {0: _row(0, 1)}) == (0, 0)
     assert not redis_conn.exists(f"digits:batch:{batch_id}:results")
+
+
+def test_cancel_stops_a_batch_and_keeps_what_was_read(redis_conn):
+    store = BatchStore(redis_conn)
+    batch_id = store.create([(f"{i}.png", b"x") for i in range(6)])
+    store.record(batch_id, {0: _row(0, 1)})
+    store.start_chunk(batch_id, "4", 2)  # a worker is reading images 4 and 5
+    meta = store.cancel(batch_id)
+    assert (meta["status"], meta["done"], meta["running"], meta["cancelled"], meta["queued"]) == (
+        "cancelled", 1, 2, 3, 0)
+    # The unread images nobody is reading are gone; the running chunk keeps its own.
+    assert store.load_images(batch_id, range(6)) == [None, None, None, None, b"x", b"x"]
+    store.record(batch_id, {4: _row(4, 3), 5: _row(5, 4)}, chunk="4")  # it finishes its chunk
+    meta = store.get(batch_id)
+    assert (meta["status"], meta["done"], meta["running"], meta["cancelled"]) == ("cancelled", 3, 0, 3)
+    assert meta["finished_at"] is not None
+    assert store.cancel(batch_id)["status"] == "cancelled"  # cancelling twice changes nothing
+
+
+def test_a_finished_batch_is_not_cancelled(redis_conn):
+    from digits.batches import BatchFinishedError
+
+    store = BatchStore(redis_conn)
+    batch_id = store.create([("a.png", b"x")])
+    store.record(batch_id, {0: _row(0, 1)})
+    with pytest.raises(BatchFinishedError):
+        store.cancel(batch_id)
+    with pytest.raises(BatchNotFoundError):
+        store.cancel("nope")
+
+
+def test_list_pages_newest_first(redis_conn):
+    store = BatchStore(redis_conn)
+    ids = [store.create([("a.png", b"x")]) for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        page, cursor = store.list_batches(2, before=cursor)
+        seen += [batch["id"] for batch in page]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+
+
+def test_recorded_rows_feed_the_statistics_once(redis_conn):
+    from digits.stats import count_predictions, read_stats
+
+    store = BatchStore(redis_conn)
+    batch_id = store.create([(f"{i}.png", b"x") for i in range(3)])
+    rows = {0: {"digits": "90210", "error": None}, 1: {"digits": None, "error": {"code": "x", "message": "y"}}}
+    store.record(batch_id, rows)
+    store.record(batch_id, rows)
+    count_predictions(redis_conn, [{"digits": "11", "error": None}, {"digits": None, "error": {"code": "x"}}])
+    assert read_stats(redis_conn) == {"batch:done": 1, "batch:failed": 1, "digit:9": 1, "digit:0": 2,
+                                      "digit:2": 1, "digit:1": 3, "predict:done": 1, "predict:failed": 1}

@@ -1,0 +1,100 @@
+"""A corpus of bad requests: each gets its documented status and error code, never a 500."""
+
+import io
+
+import pytest
+import redis
+
+from gateway import create_app
+from gateway.settings import GatewaySettings
+from tests.gateway import uploads as u
+
+
+@pytest.fixture
+def client(redis_url):
+    url = redis_url.rsplit("/", 1)[0] + "/3"
+    redis.Redis.from_url(url).flushdb()
+    settings = GatewaySettings(redis_url=url, max_file_bytes=2_000_000, max_request_bytes=8_000_000, max_files=5)
+    return create_app(settings).test_client()
+
+
+def _upload(field: str, *files: tuple[str, bytes]) -> dict:
+    return {"data": {field: [(io.BytesIO(data), name) for name, data in files]}}
+
+
+CORPUS = [
+    # (id, method, path, request kwargs, status, code)
+    ("predict: empty body", "post", "/v1/predict", {}, 415, "unsupported_media_type"),
+    ("predict: json body", "post", "/v1/predict", {"json": {"file": "x"}}, 415, "unsupported_media_type"),
+    ("predict: raw bytes", "post", "/v1/predict", {"data": u.PNG, "content_type": "image/png"}, 415,
+     "unsupported_media_type"),
+    ("predict: wrong field", "post", "/v1/predict", _upload("image", ("a.png", u.PNG)), 400, "missing_file"),
+    ("predict: url-encoded form", "post", "/v1/predict", {"data": {"file": "text"}}, 415, "unsupported_media_type"),
+    ("predict: empty file", "post", "/v1/predict", _upload("file", ("a.png", b"")), 415, "unsupported_type"),
+    ("predict: text file", "post", "/v1/predict", _upload("file", ("a.png", b"hello")), 415, "unsupported_type"),
+    ("predict: a zip", "post", "/v1/predict", _upload("file", ("a.zip", u.zip_of({"a.png": u.PNG}))), 415,
+     "unsupported_type"),
+    ("predict: oversized file", "post", "/v1/predict", _upload("file", ("a.png", b"\x89PNG" + b"0" * 2_000_000)),
+     413, "file_too_large"),
+    ("predict: bad flag", "post", "/v1/predict?include_inputs=maybe", _upload("file", ("a.png", u.PNG)), 400,
+     "invalid_parameter"),
+    ("batches: empty body", "post", "/v1/batches", {}, 415, "unsupported_media_type"),
+    ("batches: json body", "post", "/v1/batches", {"json": {"files": []}}, 415, "unsupported_media_type"),
+    ("batches: wrong field", "post", "/v1/batches", _upload("file", ("a.png", u.PNG)), 400, "missing_files"),
+    ("batches: too many files", "post", "/v1/batches", _upload("files", *[(f"{i}.png", u.PNG) for i in range(6)]),
+     413, "too_many_files"),
+    ("batches: oversized request", "post", "/v1/batches",
+     _upload("files", *[(f"{i}.png", b"\x89PNG" + b"0" * 1_900_000) for i in range(5)]), 413, "request_too_large"),
+    ("batches: oversized file", "post", "/v1/batches", _upload("files", ("a.png", b"\x89PNG" + b"0" * 2_000_000)),
+     413, "file_too_large"),
+    ("batches: broken zip", "post", "/v1/batches", _upload("files", ("a.zip", u.broken_zip())), 400, "invalid_zip"),
+    ("batches: damaged zip entry", "post", "/v1/batches", _upload("files", ("a.zip", u.corrupt_entry_zip())), 400,
+     "invalid_zip"),
+    ("batches: zip-slip", "post", "/v1/batches", _upload("files", ("a.zip", u.zip_slip())), 400, "unsafe_zip"),
+    ("batches: zip bomb", "post", "/v1/batches", _upload("files", ("a.zip", u.zip_bomb())), 413, "file_too_large"),
+    ("batches: zip bomb of small entries", "post", "/v1/batches",
+     _upload("files", ("a.zip", u.zip_of({f"{i}.png": b"\0" * 1_900_000 for i in range(5)}))), 413, "zip_bomb"),
+    ("batches: zip lying about sizes", "post", "/v1/batches", _upload("files", ("a.zip", u.zip_lying_about_size())),
+     400, "invalid_zip"),
+    ("batches: zip with too many files", "post", "/v1/batches",
+     _upload("files", ("a.zip", u.zip_of({f"{i}.png": u.PNG for i in range(6)}))), 413, "too_many_files"),
+    ("batches: only folder clutter", "post", "/v1/batches",
+     _upload("files", ("a.zip", u.zip_of({"__MACOSX/._a.png": b"x"}))), 400, "missing_files"),
+    ("list: limit zero", "get", "/v1/batches?limit=0", {}, 400, "invalid_parameter"),
+    ("list: limit too big", "get", "/v1/batches?limit=100000", {}, 400, "invalid_parameter"),
+    ("list: cursor not a number", "get", "/v1/batches?cursor=abc", {}, 400, "invalid_parameter"),
+    ("batch: unknown", "get", "/v1/batches/abc", {}, 404, "batch_not_found"),
+    ("cancel: unknown", "delete", "/v1/batches/abc", {}, 404, "batch_not_found"),
+    ("results: unknown", "get", "/v1/batches/abc/results", {}, 404, "batch_not_found"),
+    ("no such route", "get", "/v1/nothing", {}, 404, "not_found"),
+    ("wrong method", "delete", "/v1/predict", {}, 405, "method_not_allowed"),
+    ("wrong method on a batch", "put", "/v1/batches/abc", {}, 405, "method_not_allowed"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "code"), [c[1:] for c in CORPUS],
+                         ids=[c[0] for c in CORPUS])
+def test_bad_request_gets_its_documented_error(client, method, path, kwargs, status, code):
+    response = getattr(client, method)(path, **kwargs)
+    assert (response.status_code, response.json["error"]["code"]) == (status, code), response.json
+    assert response.json["error"]["message"]
+    assert set(response.json) == {"error"}
+
+
+@pytest.mark.parametrize("query", ["format=xml", "offset=-1", "limit=0", "limit=x", "limit=20000"])
+def test_bad_results_parameters(client, query):
+    batch = client.post("/v1/batches", **_upload("files", ("a.png", u.PNG))).json
+    response = client.get(f"/v1/batches/{batch['id']}/results?{query}")
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_parameter"
+
+
+def test_the_status_codes_used_are_the_ones_documented(client):
+    spec = client.get("/openapi.json").json
+    documented = {(path, method, int(status)) for path, item in spec["paths"].items()
+                  for method, op in item.items() if isinstance(op, dict) and "responses" in op
+                  for status in op["responses"]}
+    templates = {"/v1/batches/abc": "/v1/batches/{batch_id}", "/v1/batches/abc/results": "/v1/batches/{batch_id}/results"}
+    for _, method, path, _, status, _ in CORPUS:
+        route = templates.get(path.split("?")[0], path.split("?")[0])
+        if route in spec["paths"] and method in spec["paths"][route]:
+            assert (route, method, status) in documented, (route, method, status)
