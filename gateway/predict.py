@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, jsonify, request
+from rq.job import Job
 from rq.results import Result
 
 from gateway import deps
@@ -34,7 +37,7 @@ def predict():
         "worker.jobs.predict_image", data, include_inputs,
         job_timeout=settings.predict_timeout, result_ttl=60, failure_ttl=3600,
     )
-    result = job.latest_result(timeout=settings.predict_timeout)
+    result = _wait_for_result(job, settings.predict_timeout)
     if result is None:
         job.cancel()
         raise ApiError(504, "timeout", f"no worker answered within {settings.predict_timeout} s")
@@ -45,6 +48,20 @@ def predict():
         code = row["error"]["code"]
         raise ApiError(WORKER_ERROR_STATUS.get(code, 422), code, row["error"]["message"])
     return jsonify({"file": name, **row})
+
+
+def _wait_for_result(job: Job, timeout: float) -> Result | None:
+    """The job's result, or None after ``timeout`` seconds.
+
+    Each blocking read is short: redis-py's socket timeout (5 s by default) would otherwise
+    turn a long wait for a busy worker into a connection error instead of a 504.
+    """
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        result = job.latest_result(timeout=max(1, min(2, int(remaining))))
+        if result is not None:
+            return result
+    return None
 
 
 def _last_line(text: str | None) -> str:

@@ -161,7 +161,7 @@ async function walk(entry, found) {
 // --- A batch: upload, progress, results -----------------------------------------------
 function submitBatch(items) {
   if (!items.length) return;
-  items.sort((a, b) => a.path.localeCompare(b.path));
+  items.sort((a, b) => a.path.localeCompare(b.path, undefined, { numeric: true }));
   const form = new FormData();
   items.forEach(({ file, path }) => form.append("files", file, path));
   const request = new XMLHttpRequest();

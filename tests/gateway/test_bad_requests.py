@@ -98,3 +98,8 @@ def test_the_status_codes_used_are_the_ones_documented(client):
         route = templates.get(path.split("?")[0], path.split("?")[0])
         if route in spec["paths"] and method in spec["paths"][route]:
             assert (route, method, status) in documented, (route, method, status)
+
+
+def test_405_names_the_allowed_methods(client):
+    response = client.put("/v1/batches")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
