@@ -59,28 +59,34 @@ def _up(argv: list[str]) -> int:
     return up(settings, [a for a in args.train_args if a != "--"])
 
 
+def _add_gateway_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=DEFAULT_URL, help="gateway URL (env DIGITS_URL)")
+    parser.add_argument("--api-key", default=os.environ.get("DIGITS_API_KEY") or None,
+                        help="API key, when the gateway requires one (env DIGITS_API_KEY)")
+
+
 def _submit(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="digits submit", description=COMMANDS["submit"])
     parser.add_argument("folder", type=Path)
     parser.add_argument("-o", "--output", type=Path, default=Path("results.csv"),
                         help="results file; .csv or .jsonl (default results.csv). Files already in it are skipped")
-    parser.add_argument("--url", default=DEFAULT_URL, help="gateway URL (env DIGITS_URL)")
+    _add_gateway_args(parser)
     parser.add_argument("--files-per-request", type=int, default=250, help="images per upload (one batch each)")
     parser.add_argument("--parallel", type=int, default=4, help="uploads in flight at once")
     args = parser.parse_args(argv)
     from digits.submit import submit
 
-    return submit(args.folder, args.url, args.output, args.files_per_request, args.parallel)
+    return submit(args.folder, args.url, args.output, args.files_per_request, args.parallel, api_key=args.api_key)
 
 
 def _predict(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="digits predict", description=COMMANDS["predict"])
     parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--url", default=DEFAULT_URL, help="gateway URL (env DIGITS_URL)")
+    _add_gateway_args(parser)
     args = parser.parse_args(argv)
     from digits.client import GatewayClient, GatewayError
 
-    client = GatewayClient(args.url)
+    client = GatewayClient(args.url, api_key=args.api_key)
     failures = 0
     for path in args.files:
         try:
@@ -96,11 +102,11 @@ def _predict(argv: list[str]) -> int:
 def _status(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="digits status", description=COMMANDS["status"])
     parser.add_argument("batch_id", nargs="?", help="a batch id; without it, the stack's readiness")
-    parser.add_argument("--url", default=DEFAULT_URL, help="gateway URL (env DIGITS_URL)")
+    _add_gateway_args(parser)
     args = parser.parse_args(argv)
     from digits.client import GatewayClient, GatewayError
 
-    client = GatewayClient(args.url, timeout=10)
+    client = GatewayClient(args.url, timeout=10, api_key=args.api_key)
     try:
         body = client.get_json(f"/v1/batches/{args.batch_id}" if args.batch_id else "/readyz")
     except GatewayError as exc:

@@ -14,12 +14,15 @@ class GatewayError(RuntimeError):
 
 
 class GatewayClient:
-    def __init__(self, url: str, timeout: float = 120.0):
+    """Calls the gateway; ``api_key`` is sent as ``X-API-Key`` when the gateway requires one."""
+
+    def __init__(self, url: str, timeout: float = 120.0, api_key: str | None = None):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.headers = {"X-API-Key": api_key} if api_key else {}
 
     def get_json(self, path: str) -> dict:
-        return json.loads(self._open(urllib.request.Request(self.url + path)).read())
+        return json.loads(self._open(urllib.request.Request(self.url + path, headers=self.headers)).read())
 
     def post_files(self, path: str, field: str, files: Sequence[tuple[str, bytes]]) -> dict:
         """POST ``files`` as multipart/form-data under ``field``; returns the JSON answer."""
@@ -34,12 +37,12 @@ class GatewayClient:
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         request = urllib.request.Request(
             self.url + path, data=body, method="POST",
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            headers={**self.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         return json.loads(self._open(request).read())
 
     def iter_jsonl(self, path: str) -> Iterator[dict]:
-        with self._open(urllib.request.Request(self.url + path)) as response:
+        with self._open(urllib.request.Request(self.url + path, headers=self.headers)) as response:
             for line in response:
                 if line.strip():
                     yield json.loads(line)

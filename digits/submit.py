@@ -106,7 +106,8 @@ def output_row(path: str, result: dict) -> dict:
 
 
 def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
-           parallel: int = 4, poll_seconds: float = 0.5, stream: TextIO | None = None) -> int:
+           parallel: int = 4, poll_seconds: float = 0.5, stream: TextIO | None = None,
+           api_key: str | None = None) -> int:
     """Submit every image under ``folder`` not yet in ``output``; returns the exit code."""
     stream = stream or sys.stderr
     if not folder.is_dir():
@@ -115,11 +116,11 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     writer = ResultWriter(output)
     images = [(rel, path) for rel, path in find_images(folder) if rel not in writer.done]
     skipped = len(writer.done)
-    client = GatewayClient(url)
+    client = GatewayClient(url, api_key=api_key)
     progress = Progress(total=len(images), stream=stream)
     chunks = [images[i : i + files_per_request] for i in range(0, len(images), files_per_request)]
     pending: deque[tuple[str, list[str]]] = deque()
-    failures = {"count": 0}
+    failures = {"count": 0, "cancelled": 0}
     upload_error: list[GatewayError] = []
 
     def upload(chunk: list[tuple[str, Path]]) -> None:
@@ -157,6 +158,10 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     if upload_error:
         stream.write(f"error: upload failed: {upload_error[0]}\n")
         return 1
+    if failures["cancelled"]:
+        stream.write(f"{failures['cancelled']:,} images were not read because their batch was cancelled; "
+                     "run again to read them\n")
+        return 1
     return 1 if failed_total else 0
 
 
@@ -164,8 +169,9 @@ def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progre
     """Write the results of batches that have finished, oldest first."""
     for batch_id, names in list(pending)[:8]:
         status = client.get_json(f"/v1/batches/{batch_id}")
-        if status["status"] not in ("done", "failed"):  # failed batches still have a row per image
+        if status["status"] not in ("done", "failed", "cancelled"):  # failed batches still have a row per image
             continue
+        failures["cancelled"] += status.get("cancelled", 0)  # someone cancelled it: no rows for those
         rows = [output_row(names[r["index"]], r) for r in client.iter_jsonl(f"/v1/batches/{batch_id}/results?format=jsonl")]
         writer.write(rows)
         failures["count"] += sum(1 for r in rows if r["error"])

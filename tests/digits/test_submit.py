@@ -86,3 +86,25 @@ def test_predict_and_status_commands(gateway_url, tmp_path, mnist, capsys):
     assert main(["status", "--url", gateway_url]) == 0
     assert json.loads(capsys.readouterr().out)["checks"]["redis"] == "ok"
     assert main(["status", "nope", "--url", gateway_url]) == 1
+
+
+def test_client_commands_send_the_api_key(redis_url, capsys, monkeypatch):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from gateway import create_app
+    from gateway.settings import GatewaySettings
+
+    app = create_app(GatewaySettings(redis_url=redis_url.rsplit("/", 1)[0] + "/7", api_keys=("k-1",)))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        assert main(["status", "nope", "--url", url]) == 1
+        assert "HTTP 401: send an API key" in capsys.readouterr().err
+        monkeypatch.setenv("DIGITS_API_KEY", "k-1")
+        assert main(["status", "nope", "--url", url]) == 1
+        assert "HTTP 404: no batch with id 'nope'" in capsys.readouterr().err
+    finally:
+        server.shutdown()
