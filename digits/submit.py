@@ -172,7 +172,8 @@ def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progre
         if status["status"] not in ("done", "failed", "cancelled"):  # failed batches still have a row per image
             continue
         failures["cancelled"] += status.get("cancelled", 0)  # someone cancelled it: no rows for those
-        rows = [output_row(names[r["index"]], r) for r in client.iter_jsonl(f"/v1/batches/{batch_id}/results?format=jsonl")]
+        rows = [output_row(names[r["index"]], r)
+                for r in client.iter_jsonl(f"/v1/batches/{batch_id}/results?format=jsonl")]
         writer.write(rows)
         failures["count"] += sum(1 for r in rows if r["error"])
         progress.processed += len(rows)

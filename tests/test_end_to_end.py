@@ -50,7 +50,8 @@ def test_predict_reads_a_whole_number_and_shows_its_inputs(gateway_url, mnist, r
     scan = number_scan([mnist.x_test[i] for i in (0, 1, 2)], np.random.default_rng(1))
     digits = preprocess(scan)
     expected = "".join(str(d) for d in reference(digits.images).argmax(axis=1))
-    response = requests.post(f"{gateway_url}/v1/predict?include_inputs=true", files={"file": ("n.png", scan)}, timeout=30)
+    response = requests.post(f"{gateway_url}/v1/predict?include_inputs=true", files={"file": ("n.png", scan)},
+                             timeout=30)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["digits"] == expected and len(body["per_digit"]) == 3

@@ -93,7 +93,8 @@ def test_the_status_codes_used_are_the_ones_documented(client):
     documented = {(path, method, int(status)) for path, item in spec["paths"].items()
                   for method, op in item.items() if isinstance(op, dict) and "responses" in op
                   for status in op["responses"]}
-    templates = {"/v1/batches/abc": "/v1/batches/{batch_id}", "/v1/batches/abc/results": "/v1/batches/{batch_id}/results"}
+    templates = {"/v1/batches/abc": "/v1/batches/{batch_id}",
+                 "/v1/batches/abc/results": "/v1/batches/{batch_id}/results"}
     for _, method, path, _, status, _ in CORPUS:
         route = templates.get(path.split("?")[0], path.split("?")[0])
         if route in spec["paths"] and method in spec["paths"][route]:

@@ -85,7 +85,8 @@ def test_uploading_a_folder_shows_progress_results_filter_and_csv(page, mnist, t
     # Record every progress text the page shows, to prove it moved while the batch ran.
     page.evaluate("""() => { window.seen = [];
         new MutationObserver(() => window.seen.push(document.getElementById('progress-text').textContent))
-          .observe(document.getElementById('progress-text'), {childList: true, characterData: true, subtree: true}); }""")
+          .observe(document.getElementById('progress-text'),
+                   {childList: true, characterData: true, subtree: true}); }""")
     page.locator("#folder-input").set_input_files(str(tmp_path / "scans"))
     page.wait_for_selector("#results:not([hidden])", timeout=90_000)
 
