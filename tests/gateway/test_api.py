@@ -3,22 +3,11 @@
 import io
 
 import pytest
-import redis
 from rq import Queue
 
 from gateway import create_app
 from gateway.settings import GatewaySettings
 from tests.gateway.uploads import PNG, zip_of
-
-
-@pytest.fixture
-def private_db(redis_url):
-    """Database 1 of the test Redis: no worker of the end-to-end stack listens there."""
-    url = redis_url.rsplit("/", 1)[0] + "/1"
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
-    yield url, conn
-    conn.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import io
 
 import pytest
-import redis
 
 from gateway import create_app
 from gateway.settings import GatewaySettings
@@ -11,10 +10,9 @@ from tests.gateway import uploads as u
 
 
 @pytest.fixture
-def client(redis_url):
-    url = redis_url.rsplit("/", 1)[0] + "/3"
-    redis.Redis.from_url(url).flushdb()
-    settings = GatewaySettings(redis_url=url, max_file_bytes=2_000_000, max_request_bytes=8_000_000, max_files=5)
+def client(private_db):
+    settings = GatewaySettings(redis_url=private_db[0], max_file_bytes=2_000_000, max_request_bytes=8_000_000,
+                               max_files=5)
     return create_app(settings).test_client()
 
 

@@ -2,8 +2,6 @@
 
 import io
 
-import pytest
-import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from digits.batches import BatchStore
@@ -13,23 +11,14 @@ from gateway.settings import GatewaySettings
 from tests.gateway.uploads import PNG
 
 
-@pytest.fixture
-def db(redis_url):
-    url = redis_url.rsplit("/", 1)[0] + "/6"
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
-    yield url, conn
-    conn.close()
-
-
 def _samples(client) -> dict[tuple, float]:
     text = client.get("/metrics").data.decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_metrics_count_requests_queues_images_and_digits(db):
-    url, conn = db
+def test_metrics_count_requests_queues_images_and_digits(private_db):
+    url, conn = private_db
     client = create_app(GatewaySettings(redis_url=url, chunk_size=1)).test_client()
     batch = client.post("/v1/batches", data={"files": [(io.BytesIO(PNG), f"{i}.png") for i in range(3)]}).json
     client.get("/v1/batches/nope")

@@ -3,7 +3,6 @@
 import io
 
 import pytest
-import redis
 
 from gateway import create_app
 from gateway.settings import GatewaySettings
@@ -11,10 +10,8 @@ from tests.gateway.uploads import PNG
 
 
 @pytest.fixture
-def url(redis_url):
-    url = redis_url.rsplit("/", 1)[0] + "/4"
-    redis.Redis.from_url(url).flushdb()
-    return url
+def url(private_db):
+    return private_db[0]
 
 
 @pytest.fixture
