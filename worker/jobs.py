@@ -55,10 +55,12 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
     chunk = str(indices[0])
     store.start_chunk(batch_id, chunk, len(todo))
     blobs = store.load_images(batch_id, todo)
-    if None in blobs and store.chunk_state(batch_id) in (None, ("cancelled", state[1])):
-        # Cancelled between our check and start_chunk: its images were deleted, not lost.
-        store.release_chunk(batch_id, chunk)
-        return {"done": 0, "failed": 0}
+    if None in blobs:
+        now = store.chunk_state(batch_id)
+        if now is None or now[0] == "cancelled":
+            # Cancelled between our check and start_chunk: its images were deleted, not lost.
+            store.release_chunk(batch_id, chunk)
+            return {"done": 0, "failed": 0}
     names = store.names(batch_id, todo)
     rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
                        include_inputs=state[1])
