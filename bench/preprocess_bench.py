@@ -2,8 +2,9 @@
 
     python -m bench.preprocess_bench --data-dir ../shared/data/mnist [--runs 5] [--count 2000]
 
-Scans of about 200x200 px (one MNIST test digit, 90-130 px high, as ink on grey paper with
-noise, blur and JPEG) are made once; then each run times decode + preprocess of all of them
+Scans of about 200x200 px, the size the target names (one MNIST test digit drawn 170-230 px
+high, so the page around its ink is about 200 px a side, as ink on grey paper with noise,
+blur and JPEG), are made once; then each run times decode + preprocess of all of them
 in this process, pinned to one core, alternating ours and the baseline. Medians are reported.
 """
 
@@ -22,7 +23,7 @@ from PIL import Image
 
 from bench.tutorial import tutorial_preprocess
 from trainer.data import load_mnist
-from trainer.scans import sized_scan
+from trainer.scans import HEIGHTS_FOR_200PX_PAGES, sized_scan
 from worker.preprocess import preprocess
 
 
@@ -39,11 +40,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--core", type=int, default=0)
+    parser.add_argument("--heights", type=int, nargs=2, default=HEIGHTS_FOR_200PX_PAGES,
+                        metavar=("MIN", "MAX"), help="digit heights drawn; the default gives pages of about 200x200 px")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.core})
     data = load_mnist(args.data_dir)
     rng = np.random.default_rng(0)
-    blobs = [sized_scan(data.x_test[i], int(rng.integers(90, 131)), rng) for i in range(args.count)]
+    blobs = [sized_scan(data.x_test[i], int(rng.integers(args.heights[0], args.heights[1] + 1)), rng) for i in range(args.count)]
     side = np.median([np.sqrt(np.prod(Image.open(io.BytesIO(b)).size)) for b in blobs])
     ours, baseline = [], []
     for _ in range(args.runs):

@@ -37,6 +37,11 @@ def random_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return sized_scan(digit, int(rng.integers(30, 301)), rng)
 
 
+# Digit heights whose pages come out about 200x200 px (median 197x197 px): the ink fills
+# about two thirds of the height, and the margins add about half of it again.
+HEIGHTS_FOR_200PX_PAGES = (170, 230)
+
+
 def sized_scan(digit: np.ndarray, height: int, rng: np.random.Generator) -> bytes:
     """A realistic scan of ``digit`` drawn ``height`` px high (the page is about twice that)."""
     return _render(_digit_alpha(digit, height, rng), height, rng)
