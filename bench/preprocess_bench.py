@@ -41,12 +41,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--core", type=int, default=0)
     parser.add_argument("--heights", type=int, nargs=2, default=HEIGHTS_FOR_200PX_PAGES,
-                        metavar=("MIN", "MAX"), help="digit heights drawn; the default gives pages of about 200x200 px")
+                        metavar=("MIN", "MAX"),
+                        help="digit heights drawn; the default gives pages of about 200x200 px")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.core})
     data = load_mnist(args.data_dir)
     rng = np.random.default_rng(0)
-    blobs = [sized_scan(data.x_test[i], int(rng.integers(args.heights[0], args.heights[1] + 1)), rng) for i in range(args.count)]
+    low, high = args.heights
+    blobs = [sized_scan(data.x_test[i], int(rng.integers(low, high + 1)), rng) for i in range(args.count)]
     side = np.median([np.sqrt(np.prod(Image.open(io.BytesIO(b)).size)) for b in blobs])
     ours, baseline = [], []
     for _ in range(args.runs):

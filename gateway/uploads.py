@@ -22,6 +22,8 @@ ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 # Folder clutter that archivers and file managers add; never the user's scans.
 _CLUTTER = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
+# Compression methods Python's zipfile unpacks.
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 @dataclass
@@ -109,12 +111,13 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
         if info.flag_bits & 0x1:
             uploads.append(Upload(entry_name, None, _unsupported("the entry is encrypted")))
             continue
+        if info.compress_type not in _METHODS:
+            uploads.append(Upload(entry_name, None, _unsupported(
+                f"the entry uses compression method {info.compress_type}, which cannot be unpacked")))
+            continue
         try:
             with archive.open(info) as handle:
                 content = handle.read(settings.max_file_bytes + 1)
-        except NotImplementedError as exc:
-            uploads.append(Upload(entry_name, None, _unsupported(f"the entry cannot be unpacked: {exc}")))
-            continue
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
             raise ApiError(400, "invalid_zip", f"{name!r}: entry {info.filename!r} is damaged: {exc}") from None
         if len(content) > settings.max_file_bytes:

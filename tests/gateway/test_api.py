@@ -63,6 +63,16 @@ def test_a_zip_keeps_the_folder_paths(private_db):
     assert sorted(v.decode() for v in store_names.values()) == ["scans/a/1.png", "scans/b/2.png", "scans/notes.txt"]
 
 
+def test_a_zip_entry_that_cannot_be_unpacked_gets_its_own_row(client):
+    from tests.gateway.uploads import zip_with_unknown_method
+
+    batch = client.post("/v1/batches", data={"files": [(io.BytesIO(zip_with_unknown_method()), "a.zip")]}).json
+    assert (batch["total"], batch["failed"], batch["queued"]) == (2, 1, 1)
+    row = client.get(f"/v1/batches/{batch['id']}/results").json["results"][0]
+    assert (row["file"], row["error"]["code"]) == ("odd.png", "unsupported_type")
+    assert "compression method 99" in row["error"]["message"]
+
+
 def test_results_page_by_index_with_a_next_link(client, private_db):
     from digits.batches import BatchStore
 

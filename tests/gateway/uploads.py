@@ -58,3 +58,12 @@ def corrupt_entry_zip() -> bytes:
     data = bytearray(zip_of({"a.png": PNG * 20}))
     data[60:80] = zlib.compress(b"garbage")[:20]
     return bytes(data)
+
+
+def zip_with_unknown_method() -> bytes:
+    """Two stored entries; the first claims compression method 99, which nothing unpacks."""
+    data = bytearray(zip_of({"odd.png": PNG, "fine.png": PNG}, compression=zipfile.ZIP_STORED))
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(signature)
+        data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+    return bytes(data)
