@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import redis
 from flask import Blueprint, jsonify
 
 from gateway import deps
+from gateway.models import serving_states
 
 bp = Blueprint("health", __name__)
 
@@ -41,11 +38,8 @@ def _check_redis() -> str:
 
 def _check_model(rest_url: str, name: str) -> str:
     """TF Serving's REST status (ours answers the same): ok when any version is AVAILABLE."""
-    url = f"{rest_url.rstrip('/')}/v1/models/{name}"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - configured URL
-            body = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return f"unavailable: {url}: {exc}"
-    states = [entry.get("state") for entry in body.get("model_version_status", [])]
-    return "ok" if "AVAILABLE" in states else f"unavailable: model states {states}"
+    states, error = serving_states(rest_url, name)
+    if error:
+        return f"unavailable: {error}"
+    found = list(states.values())
+    return "ok" if "AVAILABLE" in found else f"unavailable: model states {found}"

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from gateway import deps
+from trainer.versions import existing_versions
 
 bp = Blueprint("models", __name__, url_prefix="/v1")
 
@@ -28,7 +29,7 @@ def list_models():
     """Versions newest first: ``state`` from Serving, ``metrics`` from the model folder."""
     settings = deps.settings()
     states, serving_error = serving_states(settings.serving_rest_url, settings.model_name)
-    metrics = version_metrics(settings.model_base / settings.model_name) if settings.model_base else {}
+    metrics = version_metrics(settings.model_base, settings.model_name) if settings.model_base else {}
     versions = []
     for version in sorted(set(states) | set(metrics), reverse=True):
         versions.append({"version": version, "state": states.get(version, "UNKNOWN"),
@@ -52,19 +53,15 @@ def serving_states(rest_url: str | None, name: str) -> tuple[dict[int, str], str
     return states, None
 
 
-def version_metrics(model_dir: Path) -> dict[int, dict[str, Any]]:
+def version_metrics(model_base: Path, name: str) -> dict[int, dict[str, Any]]:
     """{version: summary of metrics.json} for each exported version folder."""
     found = {}
-    if not model_dir.is_dir():
-        return found
-    for path in model_dir.iterdir():
-        if not path.name.isdigit():
-            continue  # a trainer's temporary folder, or anything else that is not a version
+    for version in existing_versions(model_base, name):
         try:
-            data = json.loads((path / "metrics.json").read_text())
+            data = json.loads((model_base / name / str(version) / "metrics.json").read_text())
         except (OSError, ValueError):
             continue
-        found[int(path.name)] = _summary(data)
+        found[version] = _summary(data)
     return found
 
 
