@@ -37,6 +37,12 @@ SEQUENCE_KEY = "digits:batches:seq"
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 
 
+def error_row(code: str, message: str) -> dict[str, Any]:
+    """The result row of an image that could not be read: no digits, and a person must look."""
+    return {"digits": None, "confidence": None, "needs_review": True, "per_digit": [],
+            "error": {"code": code, "message": message}}
+
+
 class BatchNotFoundError(KeyError):
     """No batch with that id (never created, or expired)."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
+from digits.batches import error_row
 from digits.dispatch import cancel_chunks, enqueue_batch
 from gateway import deps
 from gateway.errors import ApiError
@@ -42,17 +43,12 @@ def create_batch():
         raise ApiError(400, "missing_files", "the upload holds no files (only folders or clutter)")
     store = deps.batch_store()
     batch_id = store.create([(u.name, u.data) for u in uploads], include_inputs=include_inputs)
-    rejected = {i: _rejected_row(i, u.name, u.error) for i, u in enumerate(uploads) if u.error}
+    rejected = {i: {"index": i, "file": u.name, **error_row(**u.error)} for i, u in enumerate(uploads) if u.error}
     if rejected:
         store.record(batch_id, rejected)
     enqueue_batch(deps.batch_queue(), batch_id, len(uploads), settings.chunk_policy)
     body = _with_links(store.get(batch_id))
     return jsonify(body), 202, {"Location": body["links"]["self"]}
-
-
-def _rejected_row(index: int, name: str, error: dict[str, str]) -> dict[str, Any]:
-    return {"index": index, "file": name, "digits": None, "confidence": None, "needs_review": True,
-            "per_digit": [], "error": error}
 
 
 def _with_links(batch: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from digits.batches import BatchStore
+from digits.batches import BatchStore, error_row
 from digits.stats import count_predictions
 from worker.context import get_context
 from worker.errors import ChunkFailedError, ImageExpiredError, WorkerError
@@ -162,5 +162,4 @@ def png_base64(image: np.ndarray) -> str:
 
 
 def _error_row(exc: WorkerError) -> dict[str, Any]:
-    return {"digits": None, "confidence": None, "needs_review": True, "per_digit": [],
-            "error": {"code": exc.code, "message": str(exc)}}
+    return error_row(exc.code, str(exc))
