@@ -11,7 +11,7 @@ from rq.results import Result
 from gateway import deps
 from gateway.errors import WORKER_ERROR_STATUS, ApiError
 from gateway.params import flag, require_multipart
-from gateway.uploads import FORMATS, clean_name, kind_of, read_upload
+from gateway.uploads import clean_name, kind_of, not_an_image, read_upload
 
 bp = Blueprint("predict", __name__, url_prefix="/v1")
 
@@ -30,8 +30,7 @@ def predict():
     data = read_upload(storage, settings.max_file_bytes)
     name = clean_name(storage.filename, "file")
     if kind_of(data) != "image":
-        what = "is empty" if not data else f"starts with {data[:8]!r}"
-        raise ApiError(415, "unsupported_type", f"{name!r} is not an image ({FORMATS}): the content {what}")
+        raise ApiError(415, "unsupported_type", f"{name!r}: {not_an_image(data)}")
     include_inputs = flag("include_inputs")
     job = deps.priority_queue().enqueue(
         "worker.jobs.predict_image", data, include_inputs,

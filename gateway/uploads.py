@@ -89,8 +89,13 @@ def _typed(name: str, data: bytes) -> Upload:
         return Upload(name, data)
     if kind == "zip":
         return Upload(name, None, _unsupported("archives inside archives are not expanded"))
+    return Upload(name, None, _unsupported(not_an_image(data)))
+
+
+def not_an_image(data: bytes) -> str:
+    """Why ``data`` is refused as an image, naming what it starts with."""
     what = "is empty" if not data else f"starts with {data[:8]!r}"
-    return Upload(name, None, _unsupported(f"not an image ({FORMATS}): the content {what}"))
+    return f"not an image ({FORMATS}): the content {what}"
 
 
 def _unsupported(message: str) -> dict[str, str]:
