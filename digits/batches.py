@@ -201,10 +201,11 @@ class BatchStore:
         return int(added[0]), int(added[1])
 
     def results(self, batch_id: str, start: int = 0, stop: int | None = None) -> Iterable[dict[str, Any]]:
-        """Result rows of images ``start`` to ``stop`` (exclusive) in upload order; images
-        still pending are left out. Rows are fetched a page at a time, never all at once."""
-        total = self.get(batch_id)["total"]
-        stop = total if stop is None else min(stop, total)
+        """Result rows of images ``start`` to ``stop`` (exclusive; the batch's end by default) in
+        upload order; images still pending are left out. Rows are fetched a page at a time,
+        never all at once."""
+        if stop is None:
+            stop = self.get(batch_id)["total"]
         key = self._key(batch_id, ":results")
         page = 1000
         for first in range(start, stop, page):

@@ -78,10 +78,9 @@ def get_batch(batch_id: str):
 @bp.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str):
     """Cancel a batch: chunks not yet started are not run; rows already read are kept."""
-    store = deps.batch_store()
-    batch = store.cancel(batch_id)
+    batch = deps.batch_store().cancel(batch_id)
     cancel_chunks(deps.batch_queue(), batch_id, batch["total"], deps.settings().chunk_size)
-    return jsonify(_with_links(store.get(batch_id)))
+    return jsonify(_with_links(batch))
 
 
 @bp.get("/batches/<batch_id>/results")
