@@ -107,15 +107,17 @@ def _warp(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
 
 def augmentation(seed: int | None = None) -> keras.Sequential:
     """The full train-time pipeline, in the order a scan would suffer it."""
+    # Resampling and noise stay in float32 even when the network trains in bfloat16.
+    f32 = {"seed": seed, "dtype": "float32"}
     return keras.Sequential(
         [
-            RandomElastic(alpha=0.8, rate=0.3, seed=seed),
-            layers.RandomRotation(0.022, fill_mode="constant", seed=seed),  # about +-8 degrees
-            layers.RandomZoom(0.08, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed),
-            RandomStroke(rate=0.1, seed=seed),
-            RandomBlur(rate=0.1, max_sigma=0.7, seed=seed),
-            layers.GaussianNoise(0.02, seed=seed),
+            RandomElastic(alpha=0.8, rate=0.3, **f32),
+            layers.RandomRotation(0.022, fill_mode="constant", **f32),  # about +-8 degrees
+            layers.RandomZoom(0.08, fill_mode="constant", **f32),
+            layers.RandomTranslation(0.06, 0.06, fill_mode="constant", **f32),
+            RandomStroke(rate=0.1, **f32),
+            RandomBlur(rate=0.1, max_sigma=0.7, **f32),
+            layers.GaussianNoise(0.02, **f32),
         ],
         name="augment",
     )

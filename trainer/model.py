@@ -9,15 +9,17 @@ from trainer.augment import augmentation
 
 
 def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augment: bool = False) -> keras.Model:
-    """A VGG-style CNN on 28x28 inputs in MNIST's 0..255 scale; outputs 10 logits.
+    """A VGG-style CNN on 28x28 inputs in MNIST's 0..255 scale; outputs 10 float32 logits.
 
     ``width`` is the number of filters in the first block; tests use a narrow model.
     ``augment`` adds the train-time scan augmentation (inactive at inference).
+    The convolutions follow Keras' global dtype policy (the trainer may pick mixed bfloat16);
+    scaling, augmentation and the logits stay float32 whatever the policy.
     """
     init = keras.initializers.HeNormal(seed=seed)
     inputs = keras.Input(shape=(28, 28), dtype="float32", name="images")
-    x = layers.Reshape((28, 28, 1))(inputs)
-    x = layers.Rescaling(1.0 / 255.0)(x)
+    x = layers.Reshape((28, 28, 1), dtype="float32")(inputs)
+    x = layers.Rescaling(1.0 / 255.0, dtype="float32")(x)
     if augment:
         x = augmentation(seed)(x)
     # Augmentation already regularises; full dropout on top of it underfits in our budget.
@@ -34,5 +36,5 @@ def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augm
     x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     x = layers.Dropout(dense_drop, seed=seed)(x)
-    logits = layers.Dense(10, name="logits")(x)
+    logits = layers.Dense(10, name="logits", dtype="float32")(x)
     return keras.Model(inputs, logits, name="digits_cnn")

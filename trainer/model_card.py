@@ -39,7 +39,8 @@ segmentation. Not for letters, symbols, or printed (typeset) digits of unusual f
   warm-up and cosine decay (peak {training['learning_rate']}), seed {training['seed']}.
 - Train-time augmentation (elastic distortion, rotation, scale, shift, stroke thickness, blur,
   noise): {"on" if training["augmentation"] else "off"}.
-- Training time: {training['seconds'] / 60:.1f} minutes on {training['machine']}.
+- Training time: {training['seconds'] / 60:.1f} minutes on {training['machine']},
+  {training.get('precision', 'float32')} arithmetic.
 
 ## Results
 - MNIST test accuracy: **{test['accuracy']:.2%}** ({test['errors']} errors of {test['count']:,}).

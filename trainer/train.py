@@ -32,8 +32,14 @@ def run(settings: TrainerSettings) -> Path | None:
 
     keras.utils.set_random_seed(settings.seed)
     x_train, y_train, x_val, y_val = _split(data, settings)
-    print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs", flush=True)
-    model = build_model(width=settings.width, seed=settings.seed, augment=settings.augment)
+    policy = training_policy(settings.precision)
+    print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs, {policy}",
+          flush=True)
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model(width=settings.width, seed=settings.seed, augment=settings.augment)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
     steps = settings.epochs * int(np.ceil(len(x_train) / settings.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         settings.learning_rate / 30, decay_steps=steps - steps // 20, alpha=0.01,
@@ -48,8 +54,12 @@ def run(settings: TrainerSettings) -> Path | None:
         verbose=1 if sys.stdout.isatty() else 0, callbacks=[RunProgress(settings.epochs)],
     )
     train_seconds = time.monotonic() - started
+    if policy != "float32":
+        # Serve and evaluate in float32: CPUs without native bfloat16 would emulate it slowly.
+        trained, model = model, build_model(width=settings.width, seed=settings.seed, augment=settings.augment)
+        model.set_weights(trained.get_weights())
     metrics, files = _evaluate(model, data, x_val, y_val, settings)
-    metrics["training"] |= {"seconds": round(train_seconds, 1)}
+    metrics["training"] |= {"seconds": round(train_seconds, 1), "precision": policy}
     metrics["data"] |= {"train_images": int(len(x_train)), "validation_images": int(len(x_val))}
     from trainer.model_card import model_card
 
@@ -98,6 +108,17 @@ def _evaluate(model, data: Mnist, x_val, y_val, settings: TrainerSettings) -> tu
         WARMUP_PATH: warmup_records(data.x_test[:256], settings.model_name),
     }
     return metrics, files
+
+
+def training_policy(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The Keras dtype policy for ``--precision``; ``auto`` uses bfloat16 only where the CPU has it natively."""
+    if precision != "auto":
+        return precision
+    try:
+        flags = Path(cpuinfo).read_text().split()
+    except OSError:
+        return "float32"
+    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
 
 
 def _split(data: Mnist, settings: TrainerSettings) -> tuple[np.ndarray, ...]:

@@ -16,16 +16,24 @@ from worker.errors import ImageTooLargeError, InvalidImageError
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
-def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+REDUCTIONS = (1, 2, 4, 8)
+
+
+def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1) -> np.ndarray:
     """Decode ``data`` to a 2-D uint8 array of luminance.
 
     Transparency is treated as paper: a canvas drawing that puts ink only in the alpha
-    channel comes out as dark ink on white. EXIF orientation is applied.
+    channel comes out as dark ink on white. EXIF orientation is applied. ``reduce`` (one of
+    ``REDUCTIONS``) shrinks each side by that factor, rounding up, by area averaging. (libjpeg
+    can decode at a reduced size directly, but its blocky result at low JPEG qualities cost
+    0.4% of single-digit accuracy, for a saving of 10% of the decoding time.)
 
     Raises:
         InvalidImageError: empty, truncated or non-image bytes.
         ImageTooLargeError: more than ``max_pixels`` pixels.
     """
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be one of {REDUCTIONS}, not {reduce}")
     if not data:
         raise InvalidImageError("empty file (0 bytes)")
     size = _plain_size(data)
@@ -34,7 +42,32 @@ def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
         # OpenCV decodes plain 8-bit scans 3x faster than Pillow and applies EXIF orientation.
         grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         if grey is not None:
-            return grey
+            return _shrink(grey, reduce)
+    return _shrink(_decode_with_pillow(data, max_pixels), reduce)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from the header alone (before EXIF rotation); None if unreadable."""
+    size = _plain_size(data) if data else None
+    if size is not None:
+        return size
+    try:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
+            warnings.simplefilter("ignore")  # the pixel limit is checked when decoding
+            return image.size
+    except Exception:  # noqa: BLE001 - decoding will raise the precise error
+        return None
+
+
+def _shrink(grey: np.ndarray, reduce: int) -> np.ndarray:
+    if reduce == 1:
+        return grey
+    height, width = grey.shape
+    size = (-(-width // reduce), -(-height // reduce))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+
+
+def _decode_with_pillow(data: bytes, max_pixels: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # Pillow warns (rather than raises) between 1x and 2x its own limit; we enforce ours.

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from worker.clean import profiles
 
 # A component this small (relative to the largest) and this short is a speck, not a stroke.
 SPECK_AREA = 0.05
@@ -54,24 +53,18 @@ class Segment:
 
 def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     """Label ``mask`` and return the label image with the digit segments, left to right."""
-    row_ink, col_ink = profiles(mask)
-    rows, cols = np.flatnonzero(row_ink), np.flatnonzero(col_ink)
     labels = np.zeros(mask.shape, np.int32)
-    if not rows.size:
+    left, top, width, height = cv2.boundingRect(mask.view(np.uint8))
+    if not width:
         return labels, []
     # Labelling costs per pixel; scans are mostly margin, so label only the inked rectangle.
-    top, left = int(rows[0]), int(cols[0])
-    inked = np.ascontiguousarray(mask[top : rows[-1] + 1, left : cols[-1] + 1]).view(np.uint8)
-    count, labels[top : rows[-1] + 1, left : cols[-1] + 1], stats, _ = cv2.connectedComponentsWithStats(
+    inked = np.ascontiguousarray(mask[top : top + height, left : left + width]).view(np.uint8)
+    count, labels[top : top + height, left : left + width], stats, _ = cv2.connectedComponentsWithStats(
         inked, connectivity=8)
-    stats[:, cv2.CC_STAT_LEFT] += left
-    stats[:, cv2.CC_STAT_TOP] += top
-    if count <= 1:
+    parts = _drop_specks(stats, left, top)
+    if not parts:
         return labels, []
-    groups = [_Group.of(stats, members) for members in _merge_columns(stats, _drop_specks(stats))]
-    if not groups:
-        return labels, []
-    groups = _attach_fragments(groups, stats)
+    groups = _attach_fragments([_Group(members) for members in _merge_columns(parts)])
     widths = [g.width for g in groups]
     tallest = max(g.height for g in groups)
     segments: list[Segment] = []
@@ -84,19 +77,28 @@ def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
     return labels, segments
 
 
-@dataclass
-class _Group:
-    x0: int
-    x1: int
-    y0: int
-    y1: int
-    members: list[int]
+@dataclass(frozen=True)
+class _Part:
+    """One connected component: its label, box (page coordinates) and ink pixels."""
 
-    @classmethod
-    def of(cls, stats: np.ndarray, members: list[int]) -> _Group:
-        left, top = stats[members, cv2.CC_STAT_LEFT], stats[members, cv2.CC_STAT_TOP]
-        return cls(int(left.min()), int((left + stats[members, cv2.CC_STAT_WIDTH]).max()),
-                   int(top.min()), int((top + stats[members, cv2.CC_STAT_HEIGHT]).max()), list(members))
+    label: int
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    area: int
+
+
+class _Group:
+    """Components taken as one digit (or as touching digits, until split)."""
+
+    def __init__(self, members: list[_Part]):
+        self.members = members
+        self.x0 = min(p.x0 for p in members)
+        self.x1 = max(p.x1 for p in members)
+        self.y0 = min(p.y0 for p in members)
+        self.y1 = max(p.y1 for p in members)
+        self.area = sum(p.area for p in members)
 
     @property
     def width(self) -> int:
@@ -106,56 +108,64 @@ class _Group:
     def height(self) -> int:
         return self.y1 - self.y0
 
+    @property
+    def labels(self) -> tuple[int, ...]:
+        return tuple(p.label for p in self.members)
+
     def whole(self) -> Segment:
         """The group as one digit."""
-        return Segment(self.x0, self.x1, self.y0, self.y1, tuple(self.members))
+        return Segment(self.x0, self.x1, self.y0, self.y1, self.labels)
 
 
-def _drop_specks(stats: np.ndarray) -> np.ndarray:
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    widths = stats[1:, cv2.CC_STAT_WIDTH]
-    speck = (areas < SPECK_AREA * areas.max()) & (heights < SPECK_HEIGHT * heights.max())
-    # However alone it is, a mark too small to hold a legible digit is grain or residue.
-    speck |= (areas < MIN_AREA) | ((heights < MIN_SIDE) & (widths < MIN_SIDE))
-    return np.flatnonzero(~speck) + 1
+def _drop_specks(stats: np.ndarray, left: int, top: int) -> list[_Part]:
+    """The components (of a labelling offset by ``left``, ``top``) that are strokes, not specks."""
+    # Few components: plain Python on their rows is several times faster than array arithmetic.
+    rows = stats.tolist()[1:]
+    if not rows:
+        return []
+    heaviest = max(row[cv2.CC_STAT_AREA] for row in rows)
+    tallest = max(row[cv2.CC_STAT_HEIGHT] for row in rows)
+    parts = []
+    for label, (x, y, width, height, area) in enumerate(rows, start=1):
+        speck = area < SPECK_AREA * heaviest and height < SPECK_HEIGHT * tallest
+        # However alone it is, a mark too small to hold a legible digit is grain or residue.
+        speck = speck or area < MIN_AREA or (height < MIN_SIDE and width < MIN_SIDE)
+        if not speck:
+            parts.append(_Part(label, left + x, top + y, left + x + width, top + y + height, area))
+    return parts
 
 
-def _merge_columns(stats: np.ndarray, ids: np.ndarray) -> list[list[int]]:
+def _merge_columns(parts: list[_Part]) -> list[list[_Part]]:
     """Group components whose column ranges overlap enough, ordered left to right."""
-    order = ids[np.argsort(stats[ids, cv2.CC_STAT_LEFT], kind="stable")]
-    groups: list[list[int]] = []
+    groups: list[list[_Part]] = []
     spans: list[list[int]] = []
-    for label in order:
-        left = int(stats[label, cv2.CC_STAT_LEFT])
-        right = left + int(stats[label, cv2.CC_STAT_WIDTH])
+    for part in sorted(parts, key=lambda p: p.x0):
         for members, span in zip(groups, spans):
-            overlap = min(span[1], right) - max(span[0], left)
-            if overlap >= MERGE_OVERLAP * min(span[1] - span[0], right - left):
-                members.append(int(label))
-                span[0], span[1] = min(span[0], left), max(span[1], right)
+            overlap = min(span[1], part.x1) - max(span[0], part.x0)
+            if overlap >= MERGE_OVERLAP * min(span[1] - span[0], part.x1 - part.x0):
+                members.append(part)
+                span[0], span[1] = min(span[0], part.x0), max(span[1], part.x1)
                 break
         else:
-            groups.append([int(label)])
-            spans.append([left, right])
+            groups.append([part])
+            spans.append([part.x0, part.x1])
     return groups  # each group starts at its first member's column, so already left to right
 
 
-def _attach_fragments(groups: list[_Group], stats: np.ndarray) -> list[_Group]:
+def _attach_fragments(groups: list[_Group]) -> list[_Group]:
     """Join fragments (a detached bar, a broken stroke) to the nearest digit beside them.
 
     A fragment is short and light: a flat but whole "2" has as much ink as its neighbours. A
     fragment with no digit close by (a dash, a stray mark) is not a digit and is dropped.
     """
     tallest = max(g.height for g in groups)
-    areas = [int(stats[g.members, cv2.CC_STAT_AREA].sum()) for g in groups]
-    heaviest = max(areas)
-    is_fragment = [g.height < FRAGMENT_HEIGHT * tallest and a < FRAGMENT_AREA * heaviest for g, a in zip(groups, areas)]
+    heaviest = max(g.area for g in groups)
+    is_fragment = [g.height < FRAGMENT_HEIGHT * tallest and g.area < FRAGMENT_AREA * heaviest for g in groups]
     digits = [g for g, frag in zip(groups, is_fragment) if not frag]
     for fragment in (g for g, frag in zip(groups, is_fragment) if frag):
         gap, nearest = min((max(d.x0 - fragment.x1, fragment.x0 - d.x1, 0), i) for i, d in enumerate(digits))
         if gap <= FRAGMENT_GAP * tallest:
-            digits[nearest] = _Group.of(stats, digits[nearest].members + fragment.members)
+            digits[nearest] = _Group(digits[nearest].members + fragment.members)
     return digits
 
 
@@ -175,7 +185,7 @@ def _split_touching(labels: np.ndarray, group: _Group, typical_width: float | No
         return whole
     if pieces < 2:
         return whole
-    own = np.isin(labels[y0:y1, x0 : group.x1], group.members)
+    own = np.isin(labels[y0:y1, x0 : group.x1], group.labels)
     profile = own.sum(axis=0)
     step = width / pieces
     cuts = [0]
@@ -189,6 +199,5 @@ def _split_touching(labels: np.ndarray, group: _Group, typical_width: float | No
     for start, stop in zip(cuts[:-1], cuts[1:]):
         rows = np.flatnonzero(own[:, start:stop].any(axis=1))
         if rows.size:
-            segments.append(Segment(x0 + start, x0 + stop, y0 + int(rows[0]), y0 + int(rows[-1]) + 1,
-                                    tuple(group.members)))
+            segments.append(Segment(x0 + start, x0 + stop, y0 + int(rows[0]), y0 + int(rows[-1]) + 1, group.labels))
     return segments

@@ -9,7 +9,7 @@ from PIL import Image
 
 from trainer.errors import DatasetError
 from trainer.settings import parse_args
-from trainer.train import run
+from trainer.train import run, training_policy
 from serving.model_store import read_warmup_requests
 from trainer.warmup import WARMUP_PATH
 
@@ -78,3 +78,36 @@ def test_same_seed_same_model(tmp_path, mnist_dir):
     second = run(parse_args(args, environ={}))
     a, b = (json.loads((f / "metrics.json").read_text())["test"] for f in (first, second))
     assert a["confusion_matrix"] == b["confusion_matrix"]
+
+
+def test_mixed_precision_training_exports_a_float32_model(tmp_path, mnist_dir):
+    import tensorflow as tf
+
+    args = ["--data-dir", str(mnist_dir), "--model-base", str(tmp_path), "--limit", "4000", "--epochs", "2",
+            "--width", "8", "--scan-eval-count", "20", "--no-augment", "--precision", "mixed_bfloat16"]
+    folder = run(parse_args(args, environ={}))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["training"]["precision"] == "mixed_bfloat16"
+    assert metrics["test"]["accuracy"] > 0.8  # the trained weights reached the float32 copy
+    # CPUs without bfloat16 would emulate it slowly: nothing in the served graph may use it.
+    graph = tf.saved_model.load(str(folder)).signatures["serving_default"].graph.as_graph_def()
+    text = str(graph)
+    assert "DT_FLOAT" in text and "DT_BFLOAT16" not in text
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("fpu avx2 avx512f avx512_bf16 fma", "mixed_bfloat16"),
+    ("fpu avx2 amx_bf16 amx_tile", "mixed_bfloat16"),
+    ("fpu avx2 avx512f fma", "float32"),
+])
+def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert training_policy("auto", str(cpuinfo)) == expected
+    assert training_policy("float32", str(cpuinfo)) == "float32"
+    assert training_policy("auto", str(tmp_path / "missing")) == "float32"
+
+
+def test_a_bad_precision_setting_names_the_variable():
+    with pytest.raises(SystemExit):
+        parse_args([], environ={"DIGITS_TRAIN_PRECISION": "float16"})

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.decode import decode_grey
+from worker.decode import decode_grey, image_size
 from worker.errors import ImageTooLargeError, InvalidImageError
 
 
@@ -109,3 +109,41 @@ def test_pixel_limit_holds_on_the_fast_path(fmt):
     data = _encode(Image.new("RGB", (2000, 600), "white"), fmt)
     with pytest.raises(ImageTooLargeError, match="1200000 pixels"):
         decode_grey(data, max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP"])
+@pytest.mark.parametrize("reduce", [2, 4, 8])
+def test_reduced_decoding_shrinks_each_side_rounding_up(fmt, reduce):
+    arr = np.full((83, 61), 210, np.uint8)
+    arr[16:64, 24:40] = 30
+    out = decode_grey(_encode(Image.fromarray(arr), fmt, **({"quality": 95} if fmt == "JPEG" else {})), reduce=reduce)
+    assert out.shape == (-(-83 // reduce), -(-61 // reduce))
+    # The stroke is still there at the scaled position, on paper of the same tone.
+    assert out[0, 0] == pytest.approx(210, abs=6)
+    assert out[40 // reduce, 32 // reduce] < 80
+
+
+def test_reduced_jpeg_decoding_applies_exif_orientation():
+    arr = np.full((16, 48), 255, np.uint8)
+    arr[:, :8] = 0  # ink on the left edge
+    image = Image.fromarray(arr)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    out = decode_grey(_encode(image, "JPEG", exif=exif.tobytes(), quality=95), reduce=2)
+    assert out.shape == (24, 8)
+    assert out[:3, :].mean() < 80 and out[-3:, :].mean() > 200
+
+
+def test_reduce_must_be_a_supported_factor(grey):
+    with pytest.raises(ValueError, match="reduce"):
+        decode_grey(_encode(Image.fromarray(grey), "PNG"), reduce=3)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "GIF"])
+def test_image_size_reads_the_header(grey, fmt):
+    assert image_size(_encode(Image.fromarray(grey), fmt)) == (30, 40)
+
+
+@pytest.mark.parametrize("data", [b"", b"just some text", b"\x89PNG\r\n\x1a\n"])
+def test_image_size_of_unreadable_bytes_is_none(data):
+    assert image_size(data) is None

@@ -6,6 +6,7 @@ from PIL import Image
 
 from tests.scans import render_scan
 from worker.errors import NoDigitFoundError, TooManyDigitsError
+from worker.decode import decode_grey
 from worker.preprocess import preprocess, read_digits
 
 
@@ -19,6 +20,12 @@ def _png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _best_shifted_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return max(np.corrcoef(np.roll(a, shift, (0, 1)).ravel().astype(float), b.ravel().astype(float))[0, 1]
+               for shift in shifts)
 
 
 def _single(data: bytes) -> np.ndarray:
@@ -61,6 +68,26 @@ def test_off_centre_digit_is_centred_and_boxed_where_it_is(mnist):
     assert abs(cy - 14) <= 0.6 and abs(cx - 14) <= 0.6
     x, y, w, h = digits.boxes[0]
     assert 320 <= y and y + h <= 380 and 5 <= x and x + w <= 65
+
+
+def test_large_pages_are_read_at_a_reduced_scale_like_at_full_size(mnist):
+    for i in range(10):
+        scan = render_scan(mnist.x_test[i], height=300, canvas=(700, 800), offset=(250, 300))
+        reduced, full = preprocess(scan), read_digits(decode_grey(scan))
+        assert len(reduced.images) == len(full.images) == 1
+        # Centring by mass may round one pixel the other way; the digit itself is the same.
+        assert _best_shifted_correlation(reduced.images[0], full.images[0]) > 0.95
+        # Boxes are in the scan's own pixels, to within the reduction factor.
+        assert np.abs(reduced.boxes[0] - full.boxes[0]).max() <= 8
+
+
+def test_a_small_digit_on_a_large_page_is_read_again_at_a_finer_scale(mnist):
+    # At 1/8 scale the digit would be a few pixels high: a speck, or too coarse to read.
+    scan = render_scan(mnist.x_test[0], height=40, canvas=(900, 900), offset=(600, 420))
+    digits, full = preprocess(scan), read_digits(decode_grey(scan))
+    assert np.array_equal(digits.images, full.images) and np.array_equal(digits.boxes, full.boxes)
+    x, y, w, h = digits.boxes[0]
+    assert 600 <= y and y + h <= 640 and 420 <= x and x + w <= 460
 
 
 def test_mnist_digits_are_nearly_a_fixed_point(mnist):

@@ -14,7 +14,8 @@ from digits.queues import BATCH_QUEUE, PRIORITY_QUEUE
 from tests.conftest import scan_files, start_worker
 
 
-def _slow_batch(url: str, mnist, chunks: int, per_chunk: int = 4) -> tuple[BatchStore, str]:
+def _slow_batch(url: str, mnist, chunks: int, per_chunk: int) -> tuple[BatchStore, str]:
+    """A batch of large pages (about 10 ms each), so that a chunk takes per_chunk / 100 seconds."""
     conn = redis.Redis.from_url(url)
     store = BatchStore(conn, result_ttl=3600)
     files = scan_files(mnist, 4, side=2000) * (chunks * per_chunk // 4)
@@ -26,7 +27,7 @@ def _slow_batch(url: str, mnist, chunks: int, per_chunk: int = 4) -> tuple[Batch
 def test_a_single_image_does_not_wait_behind_a_batch(db_url, model_server, mnist, tmp_path):
     worker = start_worker(db_url, model_server, tmp_path / "worker.log")
     try:
-        store, batch_id = _slow_batch(db_url, mnist, chunks=8)
+        store, batch_id = _slow_batch(db_url, mnist, chunks=8, per_chunk=40)
         wait_until(lambda: store.get(batch_id)["running"] > 0, "the batch to start", 60, worker,
                    tmp_path / "worker.log")
         single = Queue(PRIORITY_QUEUE, connection=store.redis).enqueue(
@@ -34,14 +35,14 @@ def test_a_single_image_does_not_wait_behind_a_batch(db_url, model_server, mnist
         result = single.latest_result(timeout=60)
         assert result is not None and result.return_value["digits"]
         # The one worker took the single image as soon as its chunk in hand was done.
-        assert store.get(batch_id)["queued"] >= 4 * 5
+        assert store.get(batch_id)["queued"] >= 4 * 40
     finally:
         stop_all([worker])
 
 
 def test_a_running_job_keeps_its_heartbeat(db_url, model_server, mnist, tmp_path):
     env = {"DIGITS_HEARTBEAT_INTERVAL": "1", "DIGITS_HEARTBEAT_TTL": "2", "DIGITS_MAINTENANCE_INTERVAL": "1"}
-    store, batch_id = _slow_batch(db_url, mnist, chunks=1, per_chunk=32)  # several seconds
+    store, batch_id = _slow_batch(db_url, mnist, chunks=1, per_chunk=400)  # several seconds
     queue = Queue(BATCH_QUEUE, connection=store.redis)
     job_id = chunk_job_id(batch_id, 0)
     worker = start_worker(db_url, model_server, tmp_path / "worker.log", **env)
