@@ -47,6 +47,9 @@ class Digits:
 def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
     """Decode a scan and cut it into MNIST-style digits.
 
+    Large pages are read at a reduced scale (``WORKING_SIDE``, ``MIN_DIGIT_HEIGHT``); the
+    boxes are always in the scan's own pixels.
+
     Raises:
         InvalidImageError / ImageTooLargeError: the bytes cannot be decoded.
         NoDigitFoundError: the image is blank (never a guess).

@@ -59,7 +59,7 @@ def segment(mask: np.ndarray) -> tuple[np.ndarray, list[Segment]]:
         return labels, []
     # Labelling costs per pixel; scans are mostly margin, so label only the inked rectangle.
     inked = np.ascontiguousarray(mask[top : top + height, left : left + width]).view(np.uint8)
-    count, labels[top : top + height, left : left + width], stats, _ = cv2.connectedComponentsWithStats(
+    _, labels[top : top + height, left : left + width], stats, _ = cv2.connectedComponentsWithStats(
         inked, connectivity=8)
     parts = _drop_specks(stats, left, top)
     if not parts:

@@ -81,6 +81,19 @@ def test_large_pages_are_read_at_a_reduced_scale_like_at_full_size(mnist):
         assert np.abs(reduced.boxes[0] - full.boxes[0]).max() <= 8
 
 
+def test_boxes_of_a_reduced_page_turned_by_exif_are_in_the_upright_page(mnist):
+    page = Image.open(io.BytesIO(render_scan(mnist.x_test[0], height=200, canvas=(300, 700), offset=(40, 450))))
+    exif = page.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: 300 wide, 700 high
+    buffer = io.BytesIO()
+    page.save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    scan = buffer.getvalue()
+    reduced, full = preprocess(scan), read_digits(decode_grey(scan))
+    assert np.abs(reduced.boxes[0] - full.boxes[0]).max() <= 4
+    x, y, w, h = reduced.boxes[0]
+    assert x + w <= 300 and y + h <= 700
+
+
 def test_a_small_digit_on_a_large_page_is_read_again_at_a_finer_scale(mnist):
     # At 1/8 scale the digit would be a few pixels high: a speck, or too coarse to read.
     scan = render_scan(mnist.x_test[0], height=40, canvas=(900, 900), offset=(600, 420))
