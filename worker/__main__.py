@@ -7,6 +7,7 @@ import sys
 
 import redis
 
+from worker.preprocess import warm_up
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 
@@ -14,6 +15,9 @@ from worker.settings import WorkerSettings
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = WorkerSettings.from_env()
+    log = logging.getLogger("worker")
+    log.info("loading the image kernels (compiled once, then cached by numba)")
+    warm_up()
     connection = redis.Redis.from_url(settings.redis_url)
     build_worker(settings, connection).work(with_scheduler=True)
     return 0

@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
+
+from worker.levels import histogram, ink_threshold, noise_floor
 
 # Scans are small and workers run one per core: OpenCV's thread pool only adds overhead.
 cv2.setNumThreads(1)
@@ -30,37 +33,34 @@ SAMPLE = 4096
 
 @dataclass(frozen=True)
 class Ink:
-    """Cleaned scan: ``ink`` uint8 (paper 0, ink bright) and the boolean ``mask`` of strokes."""
+    """Cleaned scan: ``ink`` uint8 (paper 0, ink bright), the boolean ``mask`` of strokes, and
+    ``box``, the (x, y, width, height) rectangle that holds every stroke."""
 
     ink: np.ndarray
     mask: np.ndarray
+    box: tuple[int, int, int, int]
 
 
 def clean(grey: np.ndarray) -> Ink | None:
     """Turn 8-bit luminance into an ink map; None when it is blank paper."""
     ink = _flatten(_bright_ink(grey))
-    # One histogram serves both the noise floor and, shifted down by it, the ink threshold.
-    hist = _histogram(ink)
-    floor = min(_noise_floor(hist), 255)
-    above = np.flatnonzero(hist[floor + 1 :])
-    peak = int(above[-1]) + 1 if above.size else 0
+    # One histogram serves both the noise floor and, above it, the ink threshold.
+    hist = histogram(ink)
+    floor = min(noise_floor(hist), 255)
+    peak, threshold = ink_threshold(hist, floor)
     if peak < MIN_CONTRAST:
         return None
     ink = cv2.subtract(ink, floor)
-    mask = ink > _threshold(hist[floor + 1 : floor + 1 + peak], peak)
-    _remove_printed_lines(mask, ink)
-    if not mask.any():
+    mask = ink > threshold
+    box = _remove_printed_lines(mask, ink)
+    if not box[2]:
         return None
-    return Ink(ink=ink, mask=mask)
+    return Ink(ink=ink, mask=mask, box=box)
 
 
 def _sample_histogram(image: np.ndarray) -> np.ndarray:
     step = max(1, int(np.sqrt(image.size / SAMPLE)))
-    return _histogram(np.ascontiguousarray(image[::step, ::step]))
-
-
-def _histogram(image: np.ndarray) -> np.ndarray:
-    return cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
+    return histogram(image[::step, ::step])
 
 
 def profiles(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,46 +94,19 @@ def _flatten(ink: np.ndarray) -> np.ndarray:
     factor = max(1, max(height, width) // BACKGROUND_GRID)
     if factor == 1:
         return cv2.subtract(ink, _quantile(_sample_histogram(ink), 0.25))
-    small = cv2.resize(ink, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    small_w, small_h = max(1, width // factor), max(1, height // factor)
+    # Shrinking by a whole factor takes OpenCV's fast path (a general ratio costs 5x as much);
+    # the last few rows and columns left out do not change a smooth paper level.
+    small = cv2.resize(ink[: small_h * factor, : small_w * factor], (small_w, small_h), interpolation=cv2.INTER_AREA)
     kernel = np.ones((7, 7), np.uint8)
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = cv2.blur(paper, (5, 5), borderType=cv2.BORDER_REPLICATE)
     return cv2.subtract(ink, cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
-_LEVELS = np.arange(256)
-
-
-def _noise_floor(hist: np.ndarray) -> int:
-    """Level below which a pixel is paper grain or JPEG ringing: median + 4 robust sigmas."""
-    below = np.cumsum(hist)  # pixels at or below each level
-    half = 0.5 * below[-1]
-    median = int(np.searchsorted(below, half))
-    # The median absolute deviation: the least d with half of the pixels within d of the median.
-    lower = median - 1 - _LEVELS
-    within = below[np.minimum(median + _LEVELS, 255)] - np.where(lower >= 0, below[np.maximum(lower, 0)], 0)
-    mad = int(np.searchsorted(within, half))
-    return int(round(median + 4.0 * 1.4826 * mad))
-
-
-def _threshold(ink_hist: np.ndarray, peak: int) -> float:
-    """A third of Otsu's threshold, so that faint thin strokes and anti-aliased edges count as ink.
-
-    ``ink_hist`` counts the ink levels 1..``peak`` (paper, level 0, is left out).
-    """
-    hist = ink_hist.astype(np.float64)
-    levels = np.arange(1, peak + 1, dtype=np.float64)
-    weight_low = np.cumsum(hist)
-    weight_high = weight_low[-1] - weight_low
-    mass = np.cumsum(hist * levels)
-    mean_low = mass / np.maximum(weight_low, 1e-9)
-    mean_high = (mass[-1] - mass) / np.maximum(weight_high, 1e-9)
-    otsu = float(levels[int(np.argmax(weight_low * weight_high * (mean_low - mean_high) ** 2))])
-    return max(otsu * 0.35, peak * 0.1)
-
-
-def _remove_printed_lines(mask: np.ndarray, ink: np.ndarray) -> None:
-    """Erase form boxes, comb dividers and underlines from ``mask`` and ``ink`` in place.
+def _remove_printed_lines(mask: np.ndarray, ink: np.ndarray) -> tuple[int, int, int, int]:
+    """Erase form boxes, comb dividers and underlines from ``mask`` and ``ink`` in place, and
+    return the rectangle (x, y, width, height) holding the ink left (width 0 if none).
 
     A printed line is long (70% of the ink's extent along it) and thin (``LINE_ASPECT``): a
     band of consecutive rows (columns) that each hold that much ink, no thicker than the line's
@@ -141,32 +114,83 @@ def _remove_printed_lines(mask: np.ndarray, ink: np.ndarray) -> None:
     beside it is wide enough to be a box.
     """
     row_ink, col_ink = profiles(mask)
-    # Extents ignore rows (columns) with only a grain or two of noise in them.
-    rows, cols = np.flatnonzero(row_ink >= 3), np.flatnonzero(col_ink >= 3)
-    if not rows.size or not cols.size:
-        return
-    extent_h = int(rows[-1] - rows[0] + 1)
-    extent_w = int(cols[-1] - cols[0] + 1)
-    for profile, length, other, axis in ((row_ink, extent_w, extent_h, 0), (col_ink, extent_h, extent_w, 1)):
-        # Short spans are a digit's own strokes. A vertical span with little ink beside it is a
-        # lone "1", not a box side (boxes and combs are at least a third as wide as tall).
+    bands = printed_lines(row_ink, col_ink, LINE_ASPECT)
+    for axis, lo, hi in bands.tolist():
+        band = np.s_[lo:hi, :] if axis == 0 else np.s_[:, lo:hi]
+        mask[band] = False
+        ink[band] = 0
+    if len(bands):
+        return cv2.boundingRect(mask.view(np.uint8))
+    top, bottom = extent(row_ink)
+    left, right = extent(col_ink)
+    return left, top, right - left, bottom - top
+
+
+@numba.njit(cache=True, nogil=True)
+def extent(profile: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
+    """(first, last + 1) of the nonzero entries of ``profile``; (0, 0) if there are none."""
+    first = 0
+    while first < len(profile) and profile[first] == 0:
+        first += 1
+    if first == len(profile):
+        return 0, 0
+    last = len(profile) - 1
+    while profile[last] == 0:
+        last -= 1
+    return first, last + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np.ndarray:  # pragma: no cover
+    """Bands to erase, as rows of (axis, start, stop): axis 0 for rows, 1 for columns.
+
+    Extents ignore rows (columns) with only a grain or two of noise in them. Short spans
+    are a digit's own strokes. A vertical span with little ink beside it is a lone "1", not
+    a box side (boxes and combs are at least a third as wide as tall).
+    """
+    bands = np.empty((len(row_ink) + len(col_ink), 3), np.int64)
+    count = 0
+    top, bottom = _extent_above(row_ink, 3)
+    left, right = _extent_above(col_ink, 3)
+    if bottom == 0 or right == 0:
+        return bands[:0]
+    for axis in range(2):
+        profile = row_ink if axis == 0 else col_ink
+        length = (right - left) if axis == 0 else (bottom - top)
+        other = (bottom - top) if axis == 0 else (right - left)
         if length < 28 or (axis == 1 and other < 0.3 * length):
             continue
-        if profile.max() < 0.7 * length:
-            continue  # no row (column) holds enough ink for a line: the usual case
-        limit = max(2.0, length / LINE_ASPECT)
-        for start, stop in _runs(profile >= 0.7 * length):
-            if _thickness(profile, start, stop, 0.4 * length, limit) > limit:
+        limit = max(2.0, length / aspect)
+        x = 0
+        while x < len(profile):
+            if profile[x] < 0.7 * length:
+                x += 1
+                continue
+            start = x
+            while x < len(profile) and profile[x] >= 0.7 * length:
+                x += 1
+            if _thickness(profile, start, x, 0.4 * length, limit) > limit:
                 continue  # a thick bar: handwriting
             # Printed lines have soft edges: erase a little beyond the band, across it only.
-            reach = (stop - start) // 2 + 2
-            lo, hi = max(0, start - reach), stop + reach
-            band = np.s_[lo:hi, :] if axis == 0 else np.s_[:, lo:hi]
-            mask[band] = False
-            ink[band] = 0
+            reach = (x - start) // 2 + 2
+            bands[count, 0], bands[count, 1], bands[count, 2] = axis, max(0, start - reach), x + reach
+            count += 1
+    return bands[:count]
 
 
-def _thickness(profile: np.ndarray, start: int, stop: int, level: float, limit: float) -> int:
+@numba.njit(cache=True, nogil=True)
+def _extent_above(profile: np.ndarray, least: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    first, last = -1, -1
+    for i in range(len(profile)):
+        if profile[i] >= least:
+            if first < 0:
+                first = i
+            last = i
+    return (0, 0) if first < 0 else (first, last + 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _thickness(profile: np.ndarray, start: int, stop: int, level: float, limit: float) -> int:  # pragma: no cover
     """Rows (columns) around ``start:stop`` that still hold ``level`` ink, counted up to just past ``limit``.
 
     The thickness counts every row where the stroke is still substantial, not only the few
@@ -178,15 +202,3 @@ def _thickness(profile: np.ndarray, start: int, stop: int, level: float, limit: 
     while hi < len(profile) and profile[hi] >= level and hi - lo <= limit:
         hi += 1
     return hi - lo
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of each run of True in a 1-D boolean array."""
-    runs: list[tuple[int, int]] = []
-    # Candidate rows are few, so walking their indices beats array arithmetic on the whole profile.
-    for index in np.flatnonzero(flags).tolist():
-        if runs and runs[-1][1] == index:
-            runs[-1] = (runs[-1][0], index + 1)
-        else:
-            runs.append((index, index + 1))
-    return runs

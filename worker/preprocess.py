@@ -16,6 +16,8 @@ import numpy as np
 from worker.clean import clean
 from worker.decode import DEFAULT_MAX_PIXELS, REDUCTIONS, decode_grey, image_size
 from worker.errors import NoDigitFoundError, TooManyDigitsError
+from worker.levels import histogram, ink_level
+from worker.resample import shrink_stretched
 from worker.segment import segment
 
 MNIST_SIZE = 28
@@ -71,6 +73,17 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
         factor = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel preprocessing uses, before the first
+    scan: a cold compile takes seconds, which a waiting single-image request should not pay."""
+    page = np.full((120, 160), 230, np.uint8)
+    cv2.circle(page, (60, 60), 30, 20, 6)
+    for image in (page, cv2.cvtColor(page, cv2.COLOR_GRAY2RGB)):
+        ok, png = cv2.imencode(".png", image)
+        if ok:
+            preprocess(png.tobytes())
+
+
 def _reduction(most: int) -> int:
     """The largest supported reduction factor that is at most ``most`` (at least 1)."""
     return max((r for r in REDUCTIONS if r <= most), default=1)
@@ -95,24 +108,23 @@ def read_digits(grey: np.ndarray) -> Digits:
     cleaned = clean(grey)
     if cleaned is None:
         raise NoDigitFoundError("no digit found: the image is blank")
-    labels, segments = segment(cleaned.mask)
-    if not segments:
+    found = segment(cleaned.mask, cleaned.box)
+    if not found.segments:
         raise NoDigitFoundError("no digit found: only specks and printed lines")
-    if len(segments) > MAX_DIGITS:
-        raise TooManyDigitsError(f"found {len(segments)} separate marks; at most {MAX_DIGITS} digits are read per image")
-    images = np.empty((len(segments), MNIST_SIZE, MNIST_SIZE), np.uint8)
-    foreign = np.ones(int(labels.max()) + 1, bool)
-    foreign[0] = False
-    for i, seg in enumerate(segments):
-        window = np.s_[seg.y0 : seg.y1, seg.x0 : seg.x1]
-        crop = cleaned.ink[window].copy()
-        # Strokes of neighbouring digits (and dropped specks) that reach into the box are not ours.
-        own = list(seg.labels)
-        foreign[own] = False
-        crop[foreign[labels[window]]] = 0
-        foreign[own] = True
+    if len(found.segments) > MAX_DIGITS:
+        raise TooManyDigitsError(f"found {len(found.segments)} separate marks; "
+                                 f"at most {MAX_DIGITS} digits are read per image")
+    images = np.empty((len(found.segments), MNIST_SIZE, MNIST_SIZE), np.uint8)
+    for i, seg in enumerate(found.segments):
+        crop = cleaned.ink[seg.y0 : seg.y1, seg.x0 : seg.x1]
+        intruders = found.intruders(seg)
+        if intruders:
+            # Strokes of neighbouring digits (and dropped specks) that reach into the box are not ours.
+            crop = crop.copy()
+            crop[np.isin(found.labels_in(seg), intruders)] = 0
         images[i] = to_mnist(crop)
-    return Digits(images=images, boxes=np.array([s.box for s in segments], np.int32).reshape(-1, 4))
+    boxes = np.array([s.box for s in found.segments], np.int32).reshape(-1, 4)
+    return Digits(images=images, boxes=boxes)
 
 
 def to_mnist(crop: np.ndarray) -> np.ndarray:
@@ -121,25 +133,26 @@ def to_mnist(crop: np.ndarray) -> np.ndarray:
     Strokes are stretched to full white, the longer side is scaled to 20 px keeping the aspect
     ratio, and the digit is placed in a 28x28 frame with its centre of mass at the centre.
     """
-    # The 90th percentile of the ink, not the maximum, so that one hot pixel cannot dim the digit.
-    inked = np.cumsum(cv2.calcHist([crop], [0], None, [256], [0, 256]).ravel()[1:])
-    level = float(np.searchsorted(inked, int(inked[-1] * 0.9), side="right") + 1) if inked[-1] else 1.0
+    level = ink_level(histogram(crop))
     # Segmentation keeps faint halo pixels for connectivity; MNIST's box is the pen's own edge.
-    left, top, width, height = cv2.boundingRect((crop > EDGE_LEVEL * level).view(np.uint8))
+    _, edge = cv2.threshold(crop, EDGE_LEVEL * level, 1, cv2.THRESH_BINARY)
+    left, top, width, height = cv2.boundingRect(edge)
     if width:
         crop = crop[top : top + height, left : left + width]
-    stretched = np.minimum(crop.astype(np.float32) * (255.0 / level), 255.0)
-    return _centre_by_mass(_fit_box(stretched, DIGIT_BOX), MNIST_SIZE)
+    return _centre_by_mass(_fit_box(crop, 255.0 / level, DIGIT_BOX), MNIST_SIZE)
 
 
-def _fit_box(crop: np.ndarray, box: int) -> np.ndarray:
+def _fit_box(crop: np.ndarray, gain: float, box: int) -> np.ndarray:
+    """``min(crop * gain, 255)`` scaled so that its longer side is ``box`` px (float32)."""
     height, width = crop.shape
     scale = box / max(height, width)
     size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
-    # Area averaging when shrinking is the anti-aliasing MNIST's own resampling had. Both
-    # methods average neighbours, so the result stays within 0..255.
-    method = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    return cv2.resize(crop, size, interpolation=method)
+    if scale < 1.0:
+        # Area averaging when shrinking is the anti-aliasing MNIST's own resampling had.
+        return shrink_stretched(crop, gain, *size)
+    stretched = np.minimum(crop.astype(np.float32) * gain, 255.0)
+    # Bilinear interpolation stays within 0..255 too.
+    return cv2.resize(stretched, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _centre_by_mass(patch: np.ndarray, size: int) -> np.ndarray:

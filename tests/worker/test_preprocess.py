@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.scans import render_scan
+from tests.scans import render_scan, scan_set
 from worker.errors import NoDigitFoundError, TooManyDigitsError
 from worker.decode import decode_grey
 from worker.preprocess import preprocess, read_digits
@@ -146,3 +146,25 @@ def test_a_page_of_marks_is_too_many_digits():
         page[15:45, 10 + col * 24 : 20 + col * 24] = 20
     with pytest.raises(TooManyDigitsError):
         preprocess(_png(page))
+
+
+def _kernels():
+    import numba
+
+    from worker import clean, levels, png, resample, segment
+
+    return {f"{module.__name__}.{name}": value for module in (clean, levels, png, resample, segment)
+            for name, value in vars(module).items() if isinstance(value, numba.core.dispatcher.Dispatcher)}
+
+
+def test_warm_up_compiles_every_kernel_that_reading_scans_needs(mnist):
+    from worker.preprocess import warm_up
+
+    warm_up()
+    compiled = {name: len(kernel.signatures) for name, kernel in _kernels().items()}
+    rng = np.random.default_rng(8)
+    for kind in ("single", "boxed", "number"):
+        for blob, _ in scan_set(mnist.x_test, mnist.y_test, kind, 30, seed=int(rng.integers(1000))):
+            preprocess(blob)
+    # Nothing compiled after the warm-up: a worker's first request pays no compile.
+    assert {name: len(kernel.signatures) for name, kernel in _kernels().items()} == compiled

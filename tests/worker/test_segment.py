@@ -1,9 +1,11 @@
+import cv2
 import numpy as np
 
 from tests.scans import boxed_scan, number_scan
 from worker.clean import clean
 from worker.decode import decode_grey
 from worker.preprocess import preprocess
+from worker.components import component_stats
 from worker.segment import segment
 
 
@@ -36,7 +38,7 @@ def test_printed_box_is_removed_and_the_digit_kept(mnist):
     right = 0
     for i in range(40):
         cleaned = clean(decode_grey(boxed_scan(mnist.x_test[i], rng)))
-        _, segments = segment(cleaned.mask)
+        segments = segment(cleaned.mask, cleaned.box).segments
         if len(segments) == 1:
             x, y, w, h = segments[0].box
             height, width = cleaned.mask.shape
@@ -50,7 +52,7 @@ def test_specks_are_ignored():
     _bar(mask, 40, 20, 12, 60)  # a "1"
     for y, x in ((5, 5), (90, 90), (10, 80)):
         _bar(mask, x, y, 2, 2)
-    _, segments = segment(mask)
+    segments = segment(mask).segments
     assert [s.box for s in segments] == [(40, 20, 12, 60)]
 
 
@@ -60,7 +62,7 @@ def test_detached_bar_joins_its_digit_and_a_lone_dash_is_dropped():
     _bar(mask, 30, 20, 30, 8)    # its bar, a gap above and to the right
     _bar(mask, 100, 60, 15, 5)   # a dash far from anything
     _bar(mask, 150, 40, 30, 50)  # another digit
-    _, segments = segment(mask)
+    segments = segment(mask).segments
     assert [s.box for s in segments] == [(20, 20, 40, 70), (150, 40, 30, 50)]
 
 
@@ -72,7 +74,7 @@ def test_touching_digits_are_cut_at_the_thinnest_join():
         _bar(mask, x0, 54, 50, 6)
         _bar(mask, x0, 10, 6, 50)
         _bar(mask, x0 + 44, 10, 6, 50)
-    _, segments = segment(mask)
+    segments = segment(mask).segments
     assert len(segments) == 2
     assert abs(segments[0].x1 - 61) <= 3 and abs(segments[1].x0 - 61) <= 3
 
@@ -84,5 +86,54 @@ def test_one_wide_digit_is_not_cut():
     _bar(mask, 10, 59, 70, 6)
     _bar(mask, 10, 40, 6, 25)
     _bar(mask, 10, 40, 70, 6)
-    _, segments = segment(mask)
+    segments = segment(mask).segments
     assert len(segments) == 1
+
+
+def test_component_stats_match_opencvs():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        mask = (rng.random(tuple(rng.integers(1, 60, 2))) < rng.random()).astype(np.uint8)
+        count, labels, expected, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        assert np.array_equal(component_stats(labels, count)[1:], expected[1:])
+
+
+def test_a_neighbour_reaching_into_a_digits_box_is_not_part_of_it():
+    mask = np.zeros((100, 200), bool)
+    _bar(mask, 20, 20, 40, 6)    # a "C"...
+    _bar(mask, 20, 20, 6, 60)
+    _bar(mask, 20, 74, 40, 6)
+    _bar(mask, 75, 20, 30, 60)   # ...and the next digit, whose tail reaches into the C's opening
+    _bar(mask, 48, 45, 30, 6)
+    found = segment(mask)
+    assert len(found.segments) == 2
+    first, second = found.segments
+    assert found.intruders(first) == list(second.labels) and found.intruders(second) == list(first.labels)
+    assert set(np.unique(found.labels_in(first))) == {0, *first.labels, *second.labels}
+    # The digit that stands apart has nothing reaching into its box.
+    _bar(mask, 150, 20, 30, 60)
+    assert segment(mask).intruders(segment(mask).segments[2]) == []
+
+
+def test_a_wide_digit_with_a_long_flat_tail_is_not_cut_into_two():
+    mask = np.zeros((80, 200), bool)
+    # A "5" written wide: body 50 px high, its top bar running on far to the right (a 140 px
+    # wide mark, 2.8 times its height, but the right part is only a bar).
+    _bar(mask, 20, 20, 140, 6)
+    _bar(mask, 20, 20, 6, 25)
+    _bar(mask, 20, 40, 40, 6)
+    _bar(mask, 54, 40, 6, 30)
+    _bar(mask, 20, 64, 40, 6)
+    assert len(segment(mask).segments) == 1
+
+
+def test_a_heavy_piece_sharing_a_digits_columns_joins_it():
+    mask = np.zeros((120, 160), bool)
+    # A "6" whose loop lost its join to the stem: the loop is flat (under 0.6 of the stem's
+    # height) but heavier than the stem, and reaches under the stem's hook.
+    _bar(mask, 20, 10, 8, 100)
+    _bar(mask, 20, 10, 25, 8)
+    for y0, x0, w, h in ((60, 35, 60, 8), (102, 35, 60, 8), (60, 35, 8, 50), (60, 87, 8, 50)):
+        _bar(mask, x0, y0, w, h)
+    found = segment(mask)
+    assert len(found.segments) == 1 and found.segments[0].box == (20, 10, 75, 100)
