@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ import numpy as np
 from bench.e2e_parts import (
     in_process_rate, latency_ms, redis_bytes_per_scan, stack_pids, start_stack, tutorial_loop_rate, vm_kb,
 )
+from bench.machine import cpu_times, describe, steal_share
 from trainer.data import load_mnist
 from trainer.scans import HEIGHTS_FOR_200PX_PAGES, sized_scan
 
@@ -76,6 +75,7 @@ def main() -> None:
     write_scans(folder, data, args.count)
     files = sorted(folder.rglob("*.jpg"))
     mean_kb = np.mean([f.stat().st_size for f in files]) / 1024
+    before = cpu_times()
     stack = start_stack(work, args.model_base, args.workers)
     try:
         submit_seconds(folder, stack.url, work / "warmup.csv")  # warm-up: model, channels, page cache
@@ -92,8 +92,8 @@ def main() -> None:
     ceiling = in_process_rate(args.model_base, files, processes=args.workers)
     shutil.rmtree(work, ignore_errors=True)
     e2e = statistics.median(rates)
-    print(f"\n{args.count:,} scans ({mean_kb:.1f} KB JPEG each), {args.workers} workers; {platform.machine()}, "
-          f"{os.cpu_count()} cores; {date.today()}\n")
+    print(f"\n{args.count:,} scans ({mean_kb:.1f} KB each, PNG or JPEG), {args.workers} workers; "
+          f"{describe(steal_share(before, cpu_times()))}\n")
     print("| measure | value | runs / note |")
     print("| --- | ---: | --- |")
     print(f"| end to end, `digits submit` (scans/s, median) | {e2e:,.0f} | {', '.join(f'{r:,.0f}' for r in rates)} |")

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import statistics
 import time
-from datetime import date
 
 import numpy as np
 from PIL import Image
 
+from bench.machine import cpu_times, describe, steal_share
 from bench.tutorial import tutorial_preprocess
 from trainer.data import load_mnist
 from trainer.scans import HEIGHTS_FOR_200PX_PAGES, sized_scan
@@ -51,6 +50,7 @@ def main() -> None:
     blobs = [sized_scan(data.x_test[i], int(rng.integers(low, high + 1)), rng) for i in range(args.count)]
     side = np.median([np.sqrt(np.prod(Image.open(io.BytesIO(b)).size)) for b in blobs])
     ours, baseline = [], []
+    before = cpu_times()
     # Warm up: a worker is long-lived, so compiled kernels are loaded once, not per scan.
     _rate(preprocess, blobs[:20])
     _rate(tutorial_preprocess, blobs[:20])
@@ -58,7 +58,7 @@ def main() -> None:
         ours.append(_rate(preprocess, blobs))
         baseline.append(_rate(tutorial_preprocess, blobs))
     print(f"{args.count} scans, median {side:.0f}x{side:.0f} px; {args.runs} runs on core {args.core}; "
-          f"{platform.machine()}, {os.cpu_count()} cores; {date.today()}\n")
+          f"{describe(steal_share(before, cpu_times()))}\n")
     print("| pipeline | scans/s (median) | runs |")
     print("| --- | ---: | --- |")
     print(f"| worker.preprocess (decode, clean, segment, 28x28) | {statistics.median(ours):,.0f} | "

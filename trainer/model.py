@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from trainer.augment import augmentation
+from trainer.layers import FusedBatchNorm
 
 
 def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augment: bool = False) -> keras.Model:
@@ -27,13 +28,13 @@ def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augm
     for filters in (width, width * 2):
         for _ in range(2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization()(x)
+            x = FusedBatchNorm()(x)
             x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D()(x)
         x = layers.Dropout(conv_drop, seed=seed)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense, use_bias=False, kernel_initializer=init)(x)
-    x = layers.BatchNormalization()(x)
+    x = FusedBatchNorm()(x)
     x = layers.Activation("relu")(x)
     x = layers.Dropout(dense_drop, seed=seed)(x)
     logits = layers.Dense(10, name="logits", dtype="float32")(x)

@@ -27,6 +27,10 @@ MIN_CONTRAST = 24
 BACKGROUND_GRID = 32
 # A printed line is at least this many times longer than it is thick; pen strokes are not.
 LINE_ASPECT = 15.0
+# Lines shorter than this are taken for pen strokes, unless they are the sides of a small box
+# (at least MIN_BOX_SIDE long) whose top and bottom were found.
+MIN_LINE = 28
+MIN_BOX_SIDE = 12
 # Polarity and the paper level of small scans come from a grid sample of about this many pixels.
 SAMPLE = 4096
 
@@ -145,8 +149,10 @@ def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np
     """Bands to erase, as rows of (axis, start, stop): axis 0 for rows, 1 for columns.
 
     Extents ignore rows (columns) with only a grain or two of noise in them. Short spans
-    are a digit's own strokes. A vertical span with little ink beside it is a lone "1", not
-    a box side (boxes and combs are at least a third as wide as tall).
+    are a digit's own strokes, except the sides of a small box whose top and bottom lines
+    were found: those are the very first and last columns of the ink. A vertical span with
+    little ink beside it is a lone "1", not a box side (boxes and combs are at least a third
+    as wide as tall).
     """
     bands = np.empty((len(row_ink) + len(col_ink), 3), np.int64)
     count = 0
@@ -158,7 +164,10 @@ def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np
         profile = row_ink if axis == 0 else col_ink
         length = (right - left) if axis == 0 else (bottom - top)
         other = (bottom - top) if axis == 0 else (right - left)
-        if length < 28 or (axis == 1 and other < 0.3 * length):
+        if axis == 1 and other < 0.3 * length:
+            continue
+        small_box = length < MIN_LINE
+        if small_box and not (axis == 1 and count >= 2 and length >= MIN_BOX_SIDE):
             continue
         limit = max(2.0, length / aspect)
         x = 0
@@ -169,6 +178,8 @@ def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np
             start = x
             while x < len(profile) and profile[x] >= 0.7 * length:
                 x += 1
+            if small_box and start > left + 2 and x < right - 2:
+                continue  # inside a small box: a stroke of the digit
             if _thickness(profile, start, x, 0.4 * length, limit) > limit:
                 continue  # a thick bar: handwriting
             # Printed lines have soft edges: erase a little beyond the band, across it only.

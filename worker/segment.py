@@ -22,14 +22,16 @@ MIN_AREA = 12
 MIN_SIDE = 5
 # Components overlapping this much of the narrower one's width belong to the same digit.
 MERGE_OVERLAP = 0.5
-# Groups shorter than this share of the tallest, with less than this share of the heaviest
-# group's ink, are fragments of a digit, which join a digit at most this many tallest-heights away.
+# Groups shorter than this share of the tallest are flat: fragments of a digit when they also
+# have less than FRAGMENT_AREA of the heaviest group's ink, which join a digit at most
+# FRAGMENT_GAP tallest-heights away (heavy flat groups join only a digit whose columns they share).
 FRAGMENT_HEIGHT = 0.6
 FRAGMENT_AREA = 0.4
 FRAGMENT_GAP = 0.3
-# A lone group wider than this times its height is touching digits (0.1% of MNIST digits are
-# this wide), each about DIGIT_ASPECT times as wide as high...
-TOUCHING_ASPECT = 1.6
+# A lone group wider than this times its height is touching digits (1 MNIST digit in 20,000 is
+# this wide; at 1.6, 1 in 340 was, and wide 2s and 5s were cut in two), each about DIGIT_ASPECT
+# times as wide as high...
+TOUCHING_ASPECT = 2.0
 DIGIT_ASPECT = 0.8
 # ...and among other digits, a group this many times wider than the typical one is too, if it
 # is also wider than TOUCHING_MIN_ASPECT times its height (a wide 0 among narrow 1s is not).

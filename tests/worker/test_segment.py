@@ -137,3 +137,15 @@ def test_a_heavy_piece_sharing_a_digits_columns_joins_it():
         _bar(mask, x0, y0, w, h)
     found = segment(mask)
     assert len(found.segments) == 1 and found.segments[0].box == (20, 10, 75, 100)
+
+
+def test_the_sides_of_a_small_printed_box_are_not_read_as_ones(mnist):
+    from PIL import Image
+
+    page = np.full((50, 64), 225, np.uint8)
+    digit = np.asarray(Image.fromarray(255 - mnist.x_test[0]).resize((22, 22), Image.Resampling.BILINEAR))
+    page[13:35, 21:43] = np.minimum(page[13:35, 21:43], digit)
+    page[10, 14:50] = page[36, 14:50] = 40  # a box 26 px high: its sides are shorter than a
+    page[10:37, 14] = page[10:37, 49] = 40  # printed line is usually taken to be
+    ok, png = cv2.imencode(".png", page)
+    assert len(preprocess(png.tobytes()).images) == 1
