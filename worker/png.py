@@ -28,11 +28,14 @@ def decode_png(data: bytes) -> np.ndarray | None:
         return None
     width, height, channels, compressed = parsed
     stride = width * channels
+    size = height * (stride + 1)  # each row is a filter byte and the row's bytes
+    inflater = isal_zlib.decompressobj()
     try:
-        raw = isal_zlib.decompress(compressed, bufsize=height * (stride + 1))
+        # Never inflate past what the header promises: image data can be a zip bomb too.
+        raw = inflater.decompress(compressed, size + 1)
     except isal_zlib.error:
         return None
-    if len(raw) != height * (stride + 1):
+    if len(raw) != size or not inflater.eof:
         return None
     pixels = np.empty((height, stride), np.uint8)
     if not _unfilter(np.frombuffer(raw, np.uint8), pixels, channels):
@@ -102,7 +105,12 @@ def _unfilter(raw: np.ndarray, out: np.ndarray, bpp: int) -> bool:  # pragma: no
 
 
 @numba.njit(inline="always", boundscheck=False)
-def _paeth(left: np.int32, up: np.int32, corner: np.int32) -> np.int32:  # pragma: no cover - compiled
+def _predictor(kind: int, left: np.int32, up: np.int32, corner: np.int32) -> np.int32:  # pragma: no cover
+    """What filter ``kind`` (1 Sub, 3 Average, 4 Paeth) predicts from the bytes left, up and up-left."""
+    if kind == 1:
+        return left
+    if kind == 3:
+        return (left + up) >> 1
     pa = abs(up - corner)
     pb = abs(left - corner)
     pc = abs(left + up - 2 * corner)
@@ -116,13 +124,7 @@ def _unfilter_grey(raw, pos, prev, row, kind):  # pragma: no cover - compiled
     corner = np.int32(prev[0])
     for x in range(1, row.shape[0]):
         up = np.int32(prev[x])
-        if kind == 1:
-            base = left
-        elif kind == 3:
-            base = (left + up) >> 1
-        else:
-            base = _paeth(left, up, corner)
-        left = (np.int32(raw[pos + x]) + base) & 255
+        left = (np.int32(raw[pos + x]) + _predictor(kind, left, up, corner)) & 255
         row[x] = left
         corner = up
 
@@ -130,12 +132,5 @@ def _unfilter_grey(raw, pos, prev, row, kind):  # pragma: no cover - compiled
 @numba.njit(inline="always", boundscheck=False)
 def _unfilter_wide(raw, pos, prev, row, kind, bpp):  # pragma: no cover - compiled
     for x in range(bpp, row.shape[0]):
-        left = np.int32(row[x - bpp])
-        up = np.int32(prev[x])
-        if kind == 1:
-            base = left
-        elif kind == 3:
-            base = (left + up) >> 1
-        else:
-            base = _paeth(left, up, np.int32(prev[x - bpp]))
+        base = _predictor(kind, np.int32(row[x - bpp]), np.int32(prev[x]), np.int32(prev[x - bpp]))
         row[x] = (np.int32(raw[pos + x]) + base) & 255

@@ -1,5 +1,6 @@
 import io
 import struct
+import tracemalloc
 import zlib
 
 import cv2
@@ -113,3 +114,17 @@ def test_damaged_files_are_left_to_the_careful_path():
     short = _png(pixels[:20], 0, [0] * 20)
     assert decode_png(short.replace(struct.pack(">II", 30, 20), struct.pack(">II", 30, 30), 1)) is None
     assert decode_png(b"\x89PNG\r\n\x1a\n") is None and decode_png(b"") is None
+
+
+def test_image_data_that_inflates_past_its_header_is_not_inflated_whole():
+    # A 10x10 header over 100 MB of zeros: the kind of file that takes a server's memory.
+    header = struct.pack(">IIBBBBB", 10, 10, 8, 0, 0, 0, 0)
+    bomb = zlib.compress(b"\0" * 100_000_000, 9)
+    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", bomb) + _chunk(b"IEND", b""))
+    tracemalloc.start()
+    try:
+        assert decode_png(data) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
