@@ -1,6 +1,6 @@
 """Training time and MNIST test accuracy: `digits train`'s defaults vs the Keras tutorial, same run.
 
-    python -m bench.train_bench --data-dir ../shared/data/mnist [--limit N --epochs N]
+    python -m bench.train_bench --data-dir ../shared/data/mnist [--limit N --epochs N] [--model-base DIR]
 
 The baseline is Keras' "Simple MNIST convnet" example as published: two 3x3 convolutions (32
 and 64) with max pooling, dropout 0.5, a softmax layer, Adam, batch 128, 15 epochs, 10% of
@@ -49,14 +49,15 @@ def tutorial(data: Mnist, epochs: int, limit: int | None) -> tuple[float, float]
     return seconds, float(np.mean(predicted == data.y_test))
 
 
-def ours(data_dir: str | None, epochs: int | None, limit: int | None) -> tuple[dict, float]:
-    """Run `digits train` with its defaults into a scratch folder; its metrics.json and the
-    seconds the whole command took (loading, training, evaluation and export)."""
+def ours(data_dir: str | None, epochs: int | None, limit: int | None, model_base: str | None) -> tuple[dict, float]:
+    """Run `digits train` with its defaults; its metrics.json and the seconds the whole command
+    took (loading, training, evaluation and export). The model goes to ``model_base``, or to
+    a scratch folder that is removed."""
     from trainer.settings import parse_args
     from trainer.train import run
 
-    with tempfile.TemporaryDirectory(prefix="digits-train-bench-") as base:
-        argv = ["--model-base", base] + (["--data-dir", data_dir] if data_dir else [])
+    with tempfile.TemporaryDirectory(prefix="digits-train-bench-") as scratch:
+        argv = ["--model-base", model_base or scratch] + (["--data-dir", data_dir] if data_dir else [])
         argv += (["--epochs", str(epochs)] if epochs else []) + (["--limit", str(limit)] if limit else [])
         started = time.monotonic()
         folder = run(parse_args(argv, environ={}))
@@ -68,13 +69,15 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("DIGITS_MNIST_DIR"))
     parser.add_argument("--epochs", type=int, default=None, help="for both (default: each one's own)")
     parser.add_argument("--limit", type=int, default=None, help="training images for both (default: all)")
+    parser.add_argument("--model-base", default=None,
+                        help="keep our model as the next version here (default: a scratch folder, removed)")
     args = parser.parse_args()
     data = load_mnist(args.data_dir)
     print("training the Keras tutorial's convnet ...", flush=True)
     before = cpu_times()
     base_seconds, base_accuracy = tutorial(data, args.epochs or 15, args.limit)
     print("training with `digits train` defaults ...", flush=True)
-    metrics, total_seconds = ours(args.data_dir, args.epochs, args.limit)
+    metrics, total_seconds = ours(args.data_dir, args.epochs, args.limit, args.model_base)
     training = metrics["training"]
     print(f"\n{describe(steal_share(before, cpu_times()))}\n")
     print("| recipe | epochs | training (min) | whole command (min) | MNIST test accuracy |")

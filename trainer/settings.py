@@ -38,7 +38,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                         help="model base path (env DIGITS_MODEL_BASE, default ./models)")
     parser.add_argument("--name", dest="model_name", default=env.str("DIGITS_MODEL_NAME", "digits"),
                         help="model name (env DIGITS_MODEL_NAME, default digits)")
-    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 16, minimum=1))
+    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 24, minimum=1))
     parser.add_argument("--limit", type=int, default=None,
                         help="train on only the first N training images (quick runs)")
     parser.add_argument("--batch-size", type=int, default=128)

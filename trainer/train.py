@@ -25,12 +25,15 @@ def run(settings: TrainerSettings) -> Path | None:
     data = load_mnist(settings.data_dir)  # fails fast, naming the file, before any training
     # TensorFlow is imported late so that `--help`, the skip path and data errors stay fast.
     import keras
+    import tensorflow as tf
 
     from trainer.export import export_model
     from trainer.model import build_model
     from trainer.progress import RunProgress
 
     keras.utils.set_random_seed(settings.seed)
+    # Same seed, same model: TensorFlow otherwise may pick kernels whose sums run in any order.
+    tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_val, y_val = _split(data, settings)
     policy = training_policy(settings.precision)
     print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs, {policy}",
