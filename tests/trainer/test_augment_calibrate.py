@@ -1,6 +1,6 @@
 import numpy as np
 
-from trainer.augment import RandomBlur, RandomElastic, RandomStroke, augmentation
+from trainer.augment import RandomAffine, RandomBlur, RandomElastic, RandomStroke, augmentation
 from trainer.calibrate import fit_temperature, review_table, softmax
 
 
@@ -18,10 +18,27 @@ def test_augmentation_is_identity_at_inference_and_changes_images_in_training(mn
 
 def test_each_layer_only_moves_ink_a_little(mnist):
     x = mnist.x_test[:16].astype(np.float32)[..., None] / 255.0
-    for layer in (RandomElastic(rate=1.0, seed=1), RandomStroke(rate=0.5, seed=1), RandomBlur(rate=1.0, seed=1)):
+    for layer in (RandomElastic(rate=1.0, seed=1), RandomAffine(seed=1), RandomStroke(rate=0.5, seed=1),
+                  RandomBlur(rate=1.0, seed=1)):
         out = layer(x, training=True).numpy()
         assert out.shape == x.shape
         assert 0.0 < np.abs(out - x).mean() < 0.2, type(layer).__name__
+
+
+def test_the_affine_layer_turns_scales_and_shifts_about_the_centre():
+    square = np.zeros((1, 29, 29, 1), np.float32)
+    square[0, 10:19, 12:17, 0] = 1.0  # a 9x5 bar, centred
+    still = RandomAffine(degrees=0, scale=0, shift=0, seed=1)(square, training=True).numpy()
+    np.testing.assert_allclose(still, square, atol=1e-6)
+    turned = RandomAffine(degrees=90, scale=0, shift=0, seed=2)(np.repeat(square, 64, 0), training=True).numpy()
+    # Turned about the centre: the ink stays centred, and some bars lie down (wider than high).
+    rows, cols = turned.sum(axis=2)[..., 0], turned.sum(axis=1)[..., 0]
+    centre_y = (rows * np.arange(29)).sum(axis=1) / rows.sum(axis=1)
+    assert np.abs(centre_y - 14).max() < 0.5
+    assert ((cols > 0.5).sum(axis=1) > (rows > 0.5).sum(axis=1)).any()
+    moved = RandomAffine(degrees=0, scale=0, shift=0.1, seed=3)(np.repeat(square, 64, 0), training=True).numpy()
+    shift_y = (moved.sum(axis=2)[..., 0] * np.arange(29)).sum(axis=1) / moved.sum(axis=(1, 2, 3)) - 14
+    assert np.abs(shift_y).max() <= 2.95 and np.abs(shift_y).max() > 1.0  # up to 10% of 29 px
 
 
 def test_temperature_scaling_recovers_a_known_temperature():
