@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.machine import cpu_times, describe, steal_share
 from trainer.data import Mnist, load_mnist
+from trainer.train import use_onednn_for_training
 
 
 def tutorial(data: Mnist, epochs: int, limit: int | None) -> tuple[float, float]:
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--model-base", default=None,
                         help="keep our model as the next version here (default: a scratch folder, removed)")
     args = parser.parse_args()
+    use_onednn_for_training()  # as `digits train` does; before either recipe imports TensorFlow
     data = load_mnist(args.data_dir)
     print("training the Keras tutorial's convnet ...", flush=True)
     before = cpu_times()

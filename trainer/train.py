@@ -23,6 +23,7 @@ def run(settings: TrainerSettings) -> Path | None:
         print(f"model {settings.model_name!r} already has version {versions[-1]}; nothing to do")
         return None
     data = load_mnist(settings.data_dir)  # fails fast, naming the file, before any training
+    use_onednn_for_training()
     # TensorFlow is imported late so that `--help`, the skip path and data errors stay fast.
     import keras
     import tensorflow as tf
@@ -73,6 +74,18 @@ def run(settings: TrainerSettings) -> Path | None:
           f"boxed {scans['boxed']['accuracy']:.4f}, numbers {scans['number']['accuracy']:.4f}; "
           f"exported {folder}", flush=True)
     return folder
+
+
+def use_onednn_for_training() -> None:
+    """Ask TensorFlow for its oneDNN kernels, unless the user chose (takes effect only before
+    TensorFlow is imported).
+
+    TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 VNNI or newer; on an AVX2
+    CPU (AMD EPYC here) its convolution gradients train our model about 1.7x faster. Only the
+    training process asks: for single images oneDNN is 8x slower there, so servers keep the
+    default.
+    """
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def _evaluate(model, data: Mnist, x_val, y_val, settings: TrainerSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
