@@ -1,6 +1,7 @@
 """What the trainer exports for each version, from the session's real training run."""
 
 import io
+import os
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ from PIL import Image
 
 from trainer.errors import DatasetError
 from trainer.settings import parse_args
-from trainer.train import run, training_policy
+from trainer.train import run, training_policy, use_onednn_for_training
 from serving.model_store import read_warmup_requests
 from trainer.warmup import WARMUP_PATH
 
@@ -111,3 +112,12 @@ def test_auto_precision_uses_bfloat16_only_where_the_cpu_has_it(tmp_path, flags,
 def test_a_bad_precision_setting_names_the_variable():
     with pytest.raises(SystemExit):
         parse_args([], environ={"DIGITS_TRAIN_PRECISION": "float16"})
+
+
+def test_training_asks_for_onednn_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    use_onednn_for_training()
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    use_onednn_for_training()
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
