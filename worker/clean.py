@@ -125,23 +125,21 @@ def _remove_printed_lines(mask: np.ndarray, ink: np.ndarray) -> tuple[int, int, 
         ink[band] = 0
     if len(bands):
         return cv2.boundingRect(mask.view(np.uint8))
-    top, bottom = extent(row_ink)
-    left, right = extent(col_ink)
+    top, bottom = extent(row_ink, 1)
+    left, right = extent(col_ink, 1)
     return left, top, right - left, bottom - top
 
 
 @numba.njit(cache=True, nogil=True)
-def extent(profile: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
-    """(first, last + 1) of the nonzero entries of ``profile``; (0, 0) if there are none."""
-    first = 0
-    while first < len(profile) and profile[first] == 0:
-        first += 1
-    if first == len(profile):
-        return 0, 0
-    last = len(profile) - 1
-    while profile[last] == 0:
-        last -= 1
-    return first, last + 1
+def extent(profile: np.ndarray, least: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """(first, last + 1) of the entries of ``profile`` that are at least ``least``; (0, 0) if none."""
+    first, last = -1, -1
+    for i in range(len(profile)):
+        if profile[i] >= least:
+            if first < 0:
+                first = i
+            last = i
+    return (0, 0) if first < 0 else (first, last + 1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -156,8 +154,8 @@ def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np
     """
     bands = np.empty((len(row_ink) + len(col_ink), 3), np.int64)
     count = 0
-    top, bottom = _extent_above(row_ink, 3)
-    left, right = _extent_above(col_ink, 3)
+    top, bottom = extent(row_ink, 3)
+    left, right = extent(col_ink, 3)
     if bottom == 0 or right == 0:
         return bands[:0]
     for axis in range(2):
@@ -187,17 +185,6 @@ def printed_lines(row_ink: np.ndarray, col_ink: np.ndarray, aspect: float) -> np
             bands[count, 0], bands[count, 1], bands[count, 2] = axis, max(0, start - reach), x + reach
             count += 1
     return bands[:count]
-
-
-@numba.njit(cache=True, nogil=True)
-def _extent_above(profile: np.ndarray, least: int) -> tuple[int, int]:  # pragma: no cover - compiled
-    first, last = -1, -1
-    for i in range(len(profile)):
-        if profile[i] >= least:
-            if first < 0:
-                first = i
-            last = i
-    return (0, 0) if first < 0 else (first, last + 1)
 
 
 @numba.njit(cache=True, nogil=True)
