@@ -38,17 +38,15 @@ class FusedBatchNorm(layers.Layer):
     def call(self, inputs, training=None):
         flat = len(inputs.shape) == 2
         x = tf.reshape(inputs, (-1, 1, 1, inputs.shape[-1])) if flat else inputs
+        # In training the op normalises by the batch's statistics and returns the running ones
+        # already moved by ``1 - momentum``; in inference it uses the running ones.
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+            epsilon=self.epsilon, is_training=bool(training),
+            exponential_avg_factor=1.0 - self.momentum if training else 1.0)
         if training:
-            # The op returns the running statistics already moved by ``1 - momentum``.
-            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
-                epsilon=self.epsilon, is_training=True, exponential_avg_factor=1.0 - self.momentum)
             self.moving_mean.assign(mean)
             self.moving_variance.assign(variance)
-        else:
-            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
-                epsilon=self.epsilon, is_training=False)
         return tf.reshape(y, tf.shape(inputs)) if flat else y
 
     def compute_output_shape(self, input_shape):
