@@ -125,6 +125,18 @@ def test_reduced_decoding_shrinks_each_side_rounding_up(fmt, reduce):
     assert out[40 // reduce, 32 // reduce] < 80
 
 
+@pytest.mark.parametrize("reduce", [2, 4, 8])
+def test_reduced_cells_lie_on_the_grid_boxes_are_scaled_back_with(reduce):
+    # Odd sides: cell i must still cover pixels i*reduce onwards, or boxes drift.
+    arr = np.full((83, 61), 210, np.uint8)
+    arr[16:24, 24:32] = 30
+    out = decode_grey(_encode(Image.fromarray(arr), "PNG"), reduce=reduce)
+    rows, cols = np.s_[16 // reduce : 24 // reduce], np.s_[24 // reduce : 32 // reduce]
+    assert (out[rows, cols] == 30).all()
+    assert out[16 // reduce - 1, 24 // reduce] == 210 and out[24 // reduce, 24 // reduce] == 210
+    assert out[16 // reduce, 24 // reduce - 1] == 210 and out[16 // reduce, 32 // reduce] == 210
+
+
 def test_reduce_must_be_a_supported_factor(grey):
     with pytest.raises(ValueError, match="reduce"):
         decode_grey(_encode(Image.fromarray(grey), "PNG"), reduce=3)
