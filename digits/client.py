@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Iterator, Sequence
+
+from digits.files import escapes_folder, is_clutter
 
 
 class GatewayError(RuntimeError):
@@ -40,6 +44,22 @@ class GatewayClient:
             headers={**self.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         return json.loads(self._open(request).read())
+
+    def post_folder(self, path: str, field: str, files: Sequence[tuple[str, bytes]]) -> dict:
+        """POST ``files`` (folder-relative paths) as one batch, in order; returns the JSON answer.
+
+        They travel as one uncompressed zip: the gateway unpacks a zip of small scans about
+        5x faster than it parses as many multipart parts (its parser scans every byte with a
+        regular expression). Paths the gateway would skip or refuse inside a zip go as plain
+        multipart parts instead, so that every file gets its row, in order.
+        """
+        if any(is_clutter(name) or escapes_folder(name) for name, _ in files):
+            return self.post_files(path, field, files)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for name, data in files:
+                archive.writestr(name, data)
+        return self.post_files(path, field, [("folder.zip", buffer.getvalue())])
 
     def iter_jsonl(self, path: str) -> Iterator[dict]:
         with self._open(urllib.request.Request(self.url + path, headers=self.headers)) as response:

@@ -127,9 +127,14 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
         if upload_error:
             return
         try:
-            batch = client.post_files("/v1/batches", "files", [(rel, path.read_bytes()) for rel, path in chunk])
+            batch = client.post_folder("/v1/batches", "files", [(rel, path.read_bytes()) for rel, path in chunk])
         except (GatewayError, OSError) as exc:
             upload_error.append(exc if isinstance(exc, GatewayError) else GatewayError(str(exc)))
+            return
+        if batch["total"] != len(chunk):
+            # Rows are matched to files by position: never write them to the wrong files.
+            upload_error.append(GatewayError(f"the gateway counted {batch['total']} files of the {len(chunk)} sent "
+                                             f"(batch {batch['id']}); its rows were not written"))
             return
         pending.append((batch["id"], [rel for rel, _ in chunk]))
         progress.uploaded += len(chunk)

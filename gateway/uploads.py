@@ -7,20 +7,17 @@ expands far beyond its size (a zip bomb) is refused as a whole, before anything 
 
 from __future__ import annotations
 
-import posixpath
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
 
 from werkzeug.datastructures import FileStorage
 
-from digits.files import looks_like_image
+from digits.files import escapes_folder, is_clutter, looks_like_image
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
-# Folder clutter that archivers and file managers add; never the user's scans.
-_CLUTTER = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
 # Compression methods Python's zipfile unpacks.
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
@@ -106,7 +103,7 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
     """The files of a zip archive, with their paths inside it; refuses unsafe archives."""
     try:
         archive = zipfile.ZipFile(BytesIO(data))
-        entries = [info for info in archive.infolist() if not info.is_dir() and not _is_clutter(info.filename)]
+        entries = [info for info in archive.infolist() if not info.is_dir() and not is_clutter(info.filename)]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ApiError(400, "invalid_zip", f"{name!r} is not a readable zip archive: {exc}") from None
     _check_zip(name, entries, settings, budget)
@@ -132,17 +129,11 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
     return uploads
 
 
-def _is_clutter(path: str) -> bool:
-    return path.startswith(_CLUTTER[0]) or posixpath.basename(path) in _CLUTTER[1:]
-
-
 def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySettings, budget: int) -> None:
     if len(entries) > settings.max_files:
         raise ApiError(413, "too_many_files", f"{name!r} holds {len(entries)} files; the limit is {settings.max_files}")
     for info in entries:
-        path = info.filename.replace("\\", "/")
-        parts = path.split("/")
-        if path.startswith("/") or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        if escapes_folder(info.filename):
             raise ApiError(400, "unsafe_zip", f"{name!r} holds {info.filename!r}, a path outside the archive's "
                            "folder (zip-slip); the archive was refused")
         if info.file_size > settings.max_file_bytes:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import time
 
 import pytest
 
@@ -69,6 +70,34 @@ def test_submit_jsonl_and_success_exit_code(gateway_url, folder, tmp_path):
     assert main(["submit", str(folder), "--url", gateway_url, "-o", str(out)]) == 0
     rows = _rows(out)
     assert len(rows) == 12 and all(r["error"] is None and r["digits"].isdigit() for r in rows)
+
+
+def test_a_folder_travels_as_one_zip_and_keeps_its_paths_and_order(gateway_url, mnist):
+    from digits.client import GatewayClient
+
+    client = GatewayClient(gateway_url)
+    files = [(f"{sub}/{i}.png", render_scan(mnist.x_test[i])) for i, sub in enumerate(["z", "a", "m/deep"])]
+    batch = client.post_folder("/v1/batches", "files", files)
+    assert batch["total"] == 3
+    deadline = time.monotonic() + 60
+    while client.get_json(f"/v1/batches/{batch['id']}")["status"] != "done":
+        assert time.monotonic() < deadline, "batch did not finish"
+        time.sleep(0.1)
+    rows = list(client.iter_jsonl(f"/v1/batches/{batch['id']}/results?format=jsonl"))
+    assert [r["file"] for r in rows] == [name for name, _ in files]
+    assert [r["digits"] for r in rows] == [str(mnist.y_test[i]) for i in range(3)]
+
+
+def test_images_named_like_archiver_clutter_still_get_their_rows(gateway_url, tmp_path, mnist):
+    # Inside a zip the gateway skips these paths, so they must travel as plain parts.
+    root = tmp_path / "odd"
+    names = {"__MACOSX/3.png": 3, "a/Thumbs.db": 4, "a/plain.png": 5}
+    for name, i in names.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(render_scan(mnist.x_test[i]))
+    out = tmp_path / "odd.csv"
+    assert submit(root, gateway_url, out, poll_seconds=0.1) == 0
+    assert {r["path"]: r["digits"] for r in _rows(out)} == {name: str(mnist.y_test[i]) for name, i in names.items()}
 
 
 def test_submit_reports_an_unreachable_gateway(folder, tmp_path, capsys):
