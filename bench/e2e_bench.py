@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.e2e_parts import (
-    in_process_rate, latency_ms, redis_bytes_per_scan, stack_pids, start_stack, tutorial_loop_rate, vm_kb,
+    in_process_rate, latency_ms, redis_bytes_per_scan, stack_cpu_seconds, stack_pids, start_stack,
+    tutorial_loop_rate, vm_kb,
 )
 from bench.machine import cpu_times, describe, steal_share
 from trainer.data import load_mnist
@@ -79,7 +81,10 @@ def main() -> None:
     stack = start_stack(work, args.model_base, args.workers)
     try:
         submit_seconds(folder, stack.url, work / "warmup.csv")  # warm-up: model, channels, page cache
+        cpu_before, client_before = stack_cpu_seconds(stack.process.pid), _children_cpu_seconds()
         rates = [args.count / submit_seconds(folder, stack.url, work / "results.csv") for _ in range(args.runs)]
+        cpu = _cpu_per_1000(cpu_before, stack_cpu_seconds(stack.process.pid),
+                            _children_cpu_seconds() - client_before, args.count * args.runs)
         rows = (work / "results.csv").read_text().count("\n") - 1
         assert rows == args.count, f"{rows} result rows for {args.count} scans"
         p50, p99 = latency_ms(stack.url, files, args.requests)
@@ -104,6 +109,24 @@ def main() -> None:
     print(f"| `POST /v1/predict` latency p50 / p99 (ms) | {p50:.1f} / {p99:.1f} | {args.requests} requests |")
     print(f"| worker peak RSS (MB) | {', '.join(f'{r:,.0f}' for r in rss)} | per worker |")
     print(f"| Redis memory per 10,000 queued scans (MB) | {per_10k:,.0f} | image bytes with their keys |")
+    print("\nWhere the CPU went during the timed submits (CPU seconds per 1,000 scans):\n")
+    print("| process | CPU s / 1,000 scans |")
+    print("| --- | ---: |")
+    for name, seconds in sorted(cpu.items(), key=lambda item: -item[1]):
+        print(f"| {name} | {seconds:.2f} |")
+
+
+def _children_cpu_seconds() -> float:
+    """CPU seconds of this process's finished children: the `digits submit` client."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_per_1000(before: dict[str, float], after: dict[str, float], client: float, scans: int) -> dict[str, float]:
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    used["digits submit (client)"] = client
+    used["all"] = sum(used.values())
+    return {name: seconds * 1000 / scans for name, seconds in used.items()}
 
 
 if __name__ == "__main__":

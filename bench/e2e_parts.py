@@ -81,6 +81,27 @@ def stack_pids(parent: int, module: str) -> list[int]:
     return sorted(found)
 
 
+def stack_cpu_seconds(parent: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each kind of process under `digits up`:
+    redis-server, serving, worker (all of them) and gateway."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    tree = children_by_parent()
+    pending = list(tree.get(parent, []))
+    while pending:
+        pid = pending.pop()
+        pending.extend(tree.get(pid, []))
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = cmdline[2].decode() if cmdline[1:2] == [b"-m"] else Path(cmdline[0].decode()).name
+        # utime and stime are the 12th and 13th fields after the command name.
+        used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 def children_by_parent() -> dict[int, list[int]]:
     """Every live process's pid, grouped by its parent's pid (read from /proc)."""
     found: dict[int, list[int]] = {}
