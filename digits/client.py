@@ -49,8 +49,8 @@ class GatewayClient:
         """POST ``files`` (folder-relative paths) as one batch, in order; returns the JSON answer.
 
         They travel as one uncompressed zip: the gateway unpacks a zip of small scans about
-        5x faster than it parses as many multipart parts (its parser scans every byte with a
-        regular expression). Paths the gateway would skip or refuse inside a zip go as plain
+        3x cheaper than it parses as many multipart parts (its parser scans every byte with a
+        regular expression: 240 against 72 us for a 12 KB scan). Paths the gateway would skip or refuse inside a zip go as plain
         multipart parts instead, so that every file gets its row, in order.
         """
         if any(is_clutter(name) or escapes_folder(name) for name, _ in files):
