@@ -11,7 +11,7 @@ workers, the gateway), then, in the same run:
 * the tutorials' way: a loop that decodes, resizes and inverts each file and calls Keras'
   ``model.predict`` once per file (timed on ``--loop-count`` files);
 * the in-process ceiling: decode, preprocess and batched inference in one process per core,
-  no Redis, no HTTP, no gRPC;
+  no Redis, no HTTP, no gRPC, in the model server's precision;
 * memory: RSS per worker, and Redis memory per 10,000 stored scans.
 """
 

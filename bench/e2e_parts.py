@@ -152,7 +152,11 @@ def tutorial_loop_rate(model_base: Path, files: list[Path]) -> float:
 
 
 def in_process_rate(model_base: Path, files: list[Path], processes: int) -> float:
-    """Decode, preprocess and batched inference in one process per core: the ceiling."""
+    """Decode, preprocess and batched inference in one process per core: the ceiling.
+
+    Inference uses the model server's precision (``DIGITS_SERVING_PRECISION``), so the ceiling
+    and the stack do the same arithmetic.
+    """
     shares = [files[i::processes] for i in range(processes)]
     # Spawned, not forked: this process may already hold TensorFlow's threads.
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -170,6 +174,10 @@ def _read_share(model_base: str, files: list[Path]) -> int:
     if _model is None:
         import tensorflow as tf
 
+        from serving.precision import use_precision
+        from serving.settings import ServingSettings
+
+        use_precision(ServingSettings.from_env().precision)  # the arithmetic the model server uses
         tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.threading.set_intra_op_parallelism_threads(1)
         version = existing_versions(Path(model_base), "digits")[-1]

@@ -17,16 +17,23 @@ from datetime import date
 import numpy as np
 
 from bench.tutorial import tutorial_preprocess
+from serving.precision import PRECISIONS, resolve_precision
 from trainer.data import load_mnist
 from trainer.evaluate import read_scans
 from trainer.scans import KINDS, scan_set
 
 
-def load_model(model_base: str, name: str):
-    """The newest exported version's ``serving_default`` as a numpy function (images -> probabilities)."""
+def load_model(model_base: str, name: str, precision: str):
+    """The newest exported version's ``serving_default`` as a numpy function (images -> probabilities).
+
+    ``precision`` is the model server's arithmetic (float32, or bfloat16 where the CPU has it).
+    """
     import tensorflow as tf
 
+    from serving.precision import use_precision
     from trainer.versions import existing_versions
+
+    use_precision(precision)
 
     versions = existing_versions(model_base, name)
     if not versions:
@@ -35,8 +42,8 @@ def load_model(model_base: str, name: str):
     fn = tf.saved_model.load(path).signatures["serving_default"]
 
     def predict(images: np.ndarray) -> np.ndarray:
-        out = [fn(images=tf.constant(images[i : i + 1024]))["probabilities"].numpy() for i in range(0, len(images), 1024)]
-        return np.concatenate(out)
+        out = [fn(images=tf.constant(images[i : i + 1024]))["probabilities"] for i in range(0, len(images), 1024)]
+        return np.concatenate([o.numpy() for o in out])
 
     return predict, path
 
@@ -48,10 +55,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("DIGITS_MNIST_DIR"))
     parser.add_argument("--count", type=int, default=2000, help="scans per kind")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--precision", choices=PRECISIONS, default=os.environ.get("DIGITS_SERVING_PRECISION", "auto"),
+                        help="the model server's arithmetic to evaluate (default: what `digits serve` picks here)")
     args = parser.parse_args()
-    predict, path = load_model(args.model_base, args.name)
+    precision = resolve_precision(args.precision)
+    predict, path = load_model(args.model_base, args.name, precision)
     data = load_mnist(args.data_dir)
-    print(f"model {path}; {args.count} scans per kind; seed {args.seed}; {platform.machine()}, "
+    print(f"model {path} in {precision}; {args.count} scans per kind; seed {args.seed}; {platform.machine()}, "
           f"{os.cpu_count()} cores; {date.today()}\n")
     print("| scans | ours (worker.preprocess) | tutorial (resize + invert) |")
     print("| --- | ---: | ---: |")

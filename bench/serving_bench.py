@@ -55,8 +55,13 @@ def main() -> None:
 
     import tensorflow as tf
 
+    from serving.precision import use_precision
+    from serving.settings import ServingSettings
     from trainer.versions import existing_versions
     from worker.serving_client import ServingClient
+
+    precision = ServingSettings.from_env().precision
+    use_precision(precision)  # in-process computes as the server does, so the gap is the protocol's
 
     versions = existing_versions(args.model_base, "digits")
     if not versions:
@@ -97,7 +102,7 @@ def main() -> None:
     finally:
         stop_all([server])
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-          f"date {date.today()}; median of {args.runs} runs of {args.seconds:.0f} s each\n")
+          f"date {date.today()}; {precision}; median of {args.runs} runs of {args.seconds:.0f} s each\n")
     print("| batch | concurrency | gRPC Predict (images/s) | in-process (images/s) | overhead (in-process / gRPC) |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for batch, concurrency, g, loc, ratio in rows:

@@ -13,6 +13,7 @@ import grpc
 from serving.batcher import Batcher
 from serving.config_file import ModelConfig, read_batching_config, read_model_config
 from serving.model_store import ModelStore
+from serving.precision import use_precision
 from serving.rest import start_rest_server
 from serving.servicer import ModelServicer, PredictionServicer
 from serving.settings import ServingSettings
@@ -50,6 +51,7 @@ def start_server(settings: ServingSettings) -> RunningServer:
               if settings.model_config_file else ModelConfig(settings.model_name))
     store = ModelStore(base=settings.model_base, name=settings.model_name,
                        policy=config.policy, labels=config.labels)
+    use_precision(settings.precision)
     store.poll()
     batcher = Batcher(read_batching_config(settings.batching_config_file)) if settings.batching_config_file else None
     options = [
@@ -68,6 +70,6 @@ def start_server(settings: ServingSettings) -> RunningServer:
     server.start()
     stop = threading.Event()
     store.run_poller(settings.poll_seconds, stop)
-    log.info("serving model %r from %s: gRPC %s:%d, REST %s:%d", settings.model_name,
-             settings.model_base, settings.host, port, settings.host, rest.server_address[1])
+    log.info("serving model %r from %s in %s: gRPC %s:%d, REST %s:%d", settings.model_name,
+             settings.model_base, settings.precision, settings.host, port, settings.host, rest.server_address[1])
     return RunningServer(server, rest, store, batcher, port, rest.server_address[1], stop)

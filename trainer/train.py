@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from digits.cpu import has_native_bfloat16
 from trainer.data import Mnist, load_mnist
 from trainer.settings import TrainerSettings
 from trainer.versions import existing_versions
@@ -130,11 +131,7 @@ def training_policy(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str:
     """The Keras dtype policy for ``--precision``; ``auto`` uses bfloat16 only where the CPU has it natively."""
     if precision != "auto":
         return precision
-    try:
-        flags = Path(cpuinfo).read_text().split()
-    except OSError:
-        return "float32"
-    return "mixed_bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
+    return "mixed_bfloat16" if has_native_bfloat16(cpuinfo) else "float32"
 
 
 def _split(data: Mnist, settings: TrainerSettings) -> tuple[np.ndarray, ...]:
