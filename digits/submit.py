@@ -23,6 +23,7 @@ from digits.client import GatewayClient, GatewayError
 from digits.files import find_images
 
 COLUMNS = ("path", "digits", "confidence", "needs_review", "error")
+FINAL_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -142,12 +143,14 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(upload, chunk) for chunk in chunks]
-            while any(not f.done() for f in futures) or pending:
+            while True:
+                uploading = sum(not f.done() for f in futures)
                 _collect(client, pending, writer, progress, failures)
-                progress.show()
-                if upload_error and not any(not f.done() for f in futures) and not pending:
+                if not uploading and not pending:
                     break
-                time.sleep(poll_seconds)
+                # The last batches are awaited more closely: their results end the run.
+                last = uploading + len(pending) <= 2
+                time.sleep(min(poll_seconds, FINAL_POLL_SECONDS) if last else poll_seconds)
     except KeyboardInterrupt:
         stream.write("\ninterrupted: finished batches are in the output; run again to resume\n")
         writer.close()

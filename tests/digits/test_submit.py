@@ -137,3 +137,13 @@ def test_client_commands_send_the_api_key(redis_url, capsys, monkeypatch):
         assert "HTTP 404: no batch with id 'nope'" in capsys.readouterr().err
     finally:
         server.shutdown()
+
+
+def test_submit_ends_when_the_last_results_are_in_not_a_poll_later(gateway_url, folder, tmp_path):
+    # One batch: the whole run is one upload and the wait for its results. A poll interval of
+    # a minute must not be slept through once the uploads are done, nor after the last rows.
+    out = tmp_path / "results.csv"
+    started = time.monotonic()
+    assert submit(folder, gateway_url, out, poll_seconds=60) == 1
+    assert time.monotonic() - started < 30
+    assert len(_rows(out)) == 13
