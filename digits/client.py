@@ -50,8 +50,9 @@ class GatewayClient:
 
         They travel as one uncompressed zip: the gateway unpacks a zip of small scans about
         3x cheaper than it parses as many multipart parts (its parser scans every byte with a
-        regular expression: 240 against 72 us for a 12 KB scan). Paths the gateway would skip or refuse inside a zip go as plain
-        multipart parts instead, so that every file gets its row, in order.
+        regular expression: 240 against 72 us for a 12 KB scan). Paths the gateway would skip
+        or refuse inside a zip go as plain multipart parts instead, so that every file gets its
+        row, in order.
         """
         if any(is_clutter(name) or escapes_folder(name) for name, _ in files):
             return self.post_files(path, field, files)

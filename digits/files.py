@@ -44,16 +44,37 @@ def looks_like_image(head: bytes) -> bool:
     return any(head.startswith(sig) for sig in _SIGNATURES)
 
 
-def find_images(folder: Path) -> Iterator[tuple[str, Path]]:
-    """(path relative to ``folder`` with forward slashes, absolute path), sorted, recursively."""
+def list_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(path relative to ``folder`` with forward slashes, absolute path) of every file, sorted,
+    recursively. Cheap: nothing is opened."""
     for root, dirs, files in os.walk(folder):
         dirs.sort()
+        base = Path(root)
         for name in sorted(files):
-            path = Path(root) / name
-            try:
-                with open(path, "rb") as handle:
-                    head = handle.read(16)
-            except OSError:
-                continue
-            if looks_like_image(head):
-                yield path.relative_to(folder).as_posix(), path
+            path = base / name
+            yield path.relative_to(folder).as_posix(), path
+
+
+def find_images(folder: Path) -> Iterator[tuple[str, Path]]:
+    """The files of :func:`list_files` whose content starts like a supported image."""
+    for rel, path in list_files(folder):
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+        except OSError:
+            continue
+        if looks_like_image(head):
+            yield rel, path
+
+
+def read_images(files: list[tuple[str, Path]]) -> list[tuple[str, bytes]]:
+    """(relative path, bytes) of those ``files`` that are images; unreadable files are skipped."""
+    images = []
+    for rel, path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if looks_like_image(data[:16]):
+            images.append((rel, data))
+    return images

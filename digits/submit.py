@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TextIO
 
 from digits.client import GatewayClient, GatewayError
-from digits.files import find_images
+from digits.files import list_files, read_images
 
 COLUMNS = ("path", "digits", "confidence", "needs_review", "error")
 FINAL_POLL_SECONDS = 0.1
+FIRST_REQUEST_FILES = 32
 
 
 @dataclass
@@ -115,11 +116,14 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
         stream.write(f"error: {folder} is not a folder\n")
         return 2
     writer = ResultWriter(output)
-    images = [(rel, path) for rel, path in find_images(folder) if rel not in writer.done]
+    # Files are told apart from images by content as they are uploaded, not in a first pass
+    # over the folder: the first request leaves at once, however large the folder.
+    files = [(rel, path) for rel, path in list_files(folder) if rel not in writer.done]
     skipped = len(writer.done)
     client = GatewayClient(url, api_key=api_key)
-    progress = Progress(total=len(images), stream=stream)
-    chunks = [images[i : i + files_per_request] for i in range(0, len(images), files_per_request)]
+    progress = Progress(total=len(files), stream=stream)
+    counting = threading.Lock()
+    chunks = _split(files, files_per_request)
     pending: deque[tuple[str, list[str]]] = deque()
     failures = {"count": 0, "cancelled": 0}
     upload_error: list[GatewayError] = []
@@ -127,18 +131,24 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     def upload(chunk: list[tuple[str, Path]]) -> None:
         if upload_error:
             return
+        images = read_images(chunk)
+        with counting:
+            progress.total -= len(chunk) - len(images)  # not images: never sent, never counted
+        if not images:
+            return
         try:
-            batch = client.post_folder("/v1/batches", "files", [(rel, path.read_bytes()) for rel, path in chunk])
-        except (GatewayError, OSError) as exc:
-            upload_error.append(exc if isinstance(exc, GatewayError) else GatewayError(str(exc)))
+            batch = client.post_folder("/v1/batches", "files", images)
+        except GatewayError as exc:
+            upload_error.append(exc)
             return
-        if batch["total"] != len(chunk):
+        if batch["total"] != len(images):
             # Rows are matched to files by position: never write them to the wrong files.
-            upload_error.append(GatewayError(f"the gateway counted {batch['total']} files of the {len(chunk)} sent "
-                                             f"(batch {batch['id']}); its rows were not written"))
+            upload_error.append(GatewayError(f"the gateway counted {batch['total']} files of the {len(images)} "
+                                             f"sent (batch {batch['id']}); its rows were not written"))
             return
-        pending.append((batch["id"], [rel for rel, _ in chunk]))
-        progress.uploaded += len(chunk)
+        pending.append((batch["id"], [rel for rel, _ in images]))
+        with counting:
+            progress.uploaded += len(images)
 
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -171,6 +181,15 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
                      "run again to read them\n")
         return 1
     return 1 if failed_total else 0
+
+
+def _split(files: list, files_per_request: int) -> list[list]:
+    """Requests of ``files_per_request`` files, but a small first one: the workers start
+    reading while the full-sized uploads are still being sent."""
+    first = min(files_per_request, FIRST_REQUEST_FILES)
+    rest = files[first:]
+    return [chunk for chunk in [files[:first]] + [rest[i : i + files_per_request]
+                                                    for i in range(0, len(rest), files_per_request)] if chunk]
 
 
 def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progress: Progress, failures: dict) -> None:

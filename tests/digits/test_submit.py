@@ -8,7 +8,7 @@ import pytest
 
 from digits.cli import main
 from digits.files import find_images, looks_like_image
-from digits.submit import submit
+from digits.submit import _split, submit
 from tests.scans import render_scan
 
 
@@ -147,3 +147,13 @@ def test_submit_ends_when_the_last_results_are_in_not_a_poll_later(gateway_url, 
     assert submit(folder, gateway_url, out, poll_seconds=60) == 1
     assert time.monotonic() - started < 30
     assert len(_rows(out)) == 13
+
+
+@pytest.mark.parametrize("count", [0, 1, 32, 33, 282, 283, 1000])
+def test_requests_cover_every_file_once_in_order_with_a_small_first_one(count):
+    files = list(range(count))
+    chunks = _split(files, 250)
+    assert [f for chunk in chunks for f in chunk] == files
+    assert all(chunks) and all(len(chunk) <= 250 for chunk in chunks)
+    if count:
+        assert len(chunks[0]) == min(count, 32)
