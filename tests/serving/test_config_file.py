@@ -12,7 +12,7 @@ def test_shipped_models_config_has_policy_and_labels():
 
 def test_shipped_batching_config():
     config = read_batching_config(CONFIG_DIR / "batching.config")
-    assert (config.max_batch_size, config.batch_timeout_micros, config.num_batch_threads) == (256, 2000, 2)
+    assert (config.max_batch_size, config.batch_timeout_micros, config.num_batch_threads) == (256, 0, 2)
 
 
 @pytest.mark.parametrize(("policy", "on_disk", "chosen"), [
