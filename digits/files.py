@@ -55,18 +55,6 @@ def list_files(folder: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(folder).as_posix(), path
 
 
-def find_images(folder: Path) -> Iterator[tuple[str, Path]]:
-    """The files of :func:`list_files` whose content starts like a supported image."""
-    for rel, path in list_files(folder):
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(16)
-        except OSError:
-            continue
-        if looks_like_image(head):
-            yield rel, path
-
-
 def read_images(files: list[tuple[str, Path]]) -> list[tuple[str, bytes]]:
     """(relative path, bytes) of those ``files`` that are images; unreadable files are skipped."""
     images = []

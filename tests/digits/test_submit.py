@@ -7,7 +7,7 @@ import time
 import pytest
 
 from digits.cli import main
-from digits.files import find_images, looks_like_image
+from digits.files import list_files, looks_like_image, read_images
 from digits.submit import _split, submit
 from tests.scans import render_scan
 
@@ -33,8 +33,12 @@ def _rows(path):
         return list(csv.DictReader(handle))
 
 
-def test_find_images_by_content(folder):
-    found = [rel for rel, _ in find_images(folder)]
+def _images(folder):
+    return [rel for rel, _ in read_images(list(list_files(folder)))]
+
+
+def test_images_are_found_by_content(folder):
+    found = _images(folder)
     assert "notes.txt" not in found
     assert "a/broken.png" in found and "b/deep/08.dat" in found
     assert len(found) == 13
@@ -46,7 +50,7 @@ def test_submit_writes_every_image_once_and_resumes(gateway_url, folder, tmp_pat
     out = tmp_path / "results.csv"
     assert submit(folder, gateway_url, out, files_per_request=5, parallel=2, poll_seconds=0.1) == 1
     rows = _rows(out)
-    assert sorted(r["path"] for r in rows) == sorted(rel for rel, _ in find_images(folder))
+    assert sorted(r["path"] for r in rows) == sorted(_images(folder))
     broken = next(r for r in rows if r["path"] == "a/broken.png")
     assert broken["error"].startswith("invalid_image") and broken["digits"] == ""
     good = [r for r in rows if not r["error"]]
