@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digits.config import Env, InvalidSettingError
-from serving.precision import PRECISIONS, resolve_precision
+from serving.precision import resolve_precision
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
@@ -30,10 +30,10 @@ class ServingSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
         env = Env(environ)
         batching = env.str("DIGITS_ENABLE_BATCHING", "true").lower() not in ("0", "false", "no")
-        precision = env.str("DIGITS_SERVING_PRECISION", "auto").lower()
-        if precision not in PRECISIONS:
-            raise InvalidSettingError(f"DIGITS_SERVING_PRECISION must be one of {', '.join(PRECISIONS)}, "
-                                      f"got {precision!r}")
+        try:
+            precision = resolve_precision(env.str("DIGITS_SERVING_PRECISION", "auto").lower())
+        except ValueError as exc:
+            raise InvalidSettingError(f"DIGITS_SERVING_PRECISION: {exc}") from None
         return cls(
             model_base=env.str("DIGITS_MODEL_BASE", "models"),
             model_name=env.str("DIGITS_MODEL_NAME", "digits"),
@@ -45,5 +45,5 @@ class ServingSettings:
             model_config_file=env.optional("DIGITS_MODEL_CONFIG_FILE"),
             batching_config_file=(env.str("DIGITS_BATCHING_CONFIG_FILE", str(CONFIG_DIR / "batching.config"))
                                   if batching else None),
-            precision=resolve_precision(precision),
+            precision=precision,
         )
