@@ -48,14 +48,16 @@ def resolve(store: ModelStore, spec) -> Servable:
     if version is None:
         servable = store.latest()
         if servable is None:
-            code = grpc.StatusCode.UNAVAILABLE if store.is_loading() or not store.states() else grpc.StatusCode.NOT_FOUND
+            starting = store.is_loading() or not store.states()
+            code = grpc.StatusCode.UNAVAILABLE if starting else grpc.StatusCode.NOT_FOUND
             raise RequestError(code, f"Servable not found for request: Latest({spec.name}): no version is available")
         return servable
     servable = store.get(version)
     if servable is None:
         if store.is_loading(version):
             raise RequestError(grpc.StatusCode.UNAVAILABLE, f"Specific({spec.name}, {version}) is loading")
-        raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Specific({spec.name}, {version})")
+        raise RequestError(grpc.StatusCode.NOT_FOUND,
+                           f"Servable not found for request: Specific({spec.name}, {version})")
     return servable
 
 
@@ -77,7 +79,8 @@ def run_predict(store: ModelStore, batcher: Batcher | None, request) -> predict_
     wanted = list(request.output_filter) or list(fn.structured_outputs)
     unknown = [name for name in wanted if name not in fn.structured_outputs]
     if unknown:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output tensor alias not found in signature: {unknown[0]}")
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"output tensor alias not found in signature: {unknown[0]}")
 
     def run(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = fn(**{name: tf.constant(value) for name, value in batch.items()})

@@ -28,7 +28,8 @@ def calibrate(logits_fn: LogitsFn, x_val: np.ndarray, y_val: np.ndarray) -> dict
     }
 
 
-def evaluate_test(logits_fn: LogitsFn, x_test: np.ndarray, y_test: np.ndarray, temperature: float) -> tuple[dict, np.ndarray]:
+def evaluate_test(logits_fn: LogitsFn, x_test: np.ndarray, y_test: np.ndarray,
+                  temperature: float) -> tuple[dict, np.ndarray]:
     """Test-set metrics with calibrated probabilities; also returns those probabilities."""
     probabilities = softmax(logits_fn(x_test), temperature)
     metrics = classification_metrics(y_test, probabilities)

@@ -13,7 +13,8 @@ def model_card(metrics: dict[str, Any]) -> str:
         f"| {d} | {v['precision']:.4f} | {v['recall']:.4f} |" for d, v in test["per_class"].items()
     )
     review = "\n".join(
-        f"| {r['threshold']} | {r['accepted']:.2%} | {r['precision']:.4%} | {r['errors_accepted']} | {r['errors_flagged']} |"
+        f"| {r['threshold']} | {r['accepted']:.2%} | {r['precision']:.4%} | "
+        f"{r['errors_accepted']} | {r['errors_flagged']} |"
         for r in test["review"]
     )
     return f"""# Model card: {metrics['model_name']} version {metrics.get('version', '?')}
@@ -49,7 +50,8 @@ segmentation. Not for letters, symbols, or printed (typeset) digits of unusual f
   in printed boxes **{scans['boxed']['accuracy']:.2%}**, 2-6 digit numbers
   **{scans['number']['accuracy']:.2%}** ({scans['single']['count']:,} scans each).
 - Calibration: temperature {calib['temperature']} fitted on the validation split; test ECE
-  {test['ece']:.4f} (validation ECE {calib['validation_ece_before']:.4f} before, {calib['validation_ece_after']:.4f} after).
+  {test['ece']:.4f} (validation ECE {calib['validation_ece_before']:.4f} before,
+  {calib['validation_ece_after']:.4f} after).
 
 | digit | precision | recall |
 | --- | --- | --- |
@@ -66,8 +68,9 @@ An answer is flagged when its calibrated confidence is below the threshold (defa
 ## Limitations
 Trained on MNIST's writers (American census staff and students); other scripts for digits
 (for example the continental 1 and 7) are read less well. Several digits are read one by one
-after the worker segments them; digits that touch heavily may be cut wrongly. Confidence is calibrated on MNIST-like data; on degraded scans it is
-optimistic, so keep a review step for high-stakes fields.
+after the worker segments them; digits that touch heavily may be cut wrongly. Confidence is
+calibrated on MNIST-like data; on degraded scans it is optimistic, so keep a review step for
+high-stakes fields.
 
 Files: `metrics.json`, `confusion_matrix.png`, `misclassified.png`,
 `assets.extra/tf_serving_warmup_requests`.

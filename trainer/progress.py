@@ -26,7 +26,8 @@ class RunProgress(keras.callbacks.Callback):
         per_epoch = (time.monotonic() - self.started) / done
         eta = per_epoch * (self.epochs - done)
         parts = [f"epoch {done}/{self.epochs}"]
-        for key, label in (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")):
+        labels = (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc"))
+        for key, label in labels:
             if key in logs:
                 parts.append(f"{label} {logs[key]:.4f}")
         parts += [f"{per_epoch:.0f}s/epoch", f"ETA {int(eta // 60)}m{int(eta % 60):02d}s"]

@@ -58,7 +58,8 @@ class ServingClient:
         self._channel: grpc.Channel | None = None
         self._pid: int | None = None
 
-    def _stubs(self) -> tuple[prediction_service_pb2_grpc.PredictionServiceStub, model_service_pb2_grpc.ModelServiceStub]:
+    def _stubs(self) -> tuple[prediction_service_pb2_grpc.PredictionServiceStub,
+                              model_service_pb2_grpc.ModelServiceStub]:
         if self._channel is None or self._pid != os.getpid():
             # After a fork the inherited channel belongs to the parent; never touch it.
             self._channel = grpc.insecure_channel(
