@@ -4,12 +4,13 @@ import csv
 import json
 import time
 
+import numpy as np
 import pytest
 
 from digits.cli import main
 from digits.files import list_files, looks_like_image, read_images
 from digits.submit import _split, submit
-from tests.scans import render_scan
+from tests.scans import number_scan, render_scan
 
 
 @pytest.fixture
@@ -24,6 +25,13 @@ def folder(tmp_path, mnist):
     (root / "notes.txt").write_text("not an image")
     (root / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     return root
+
+
+def _numbers_of_lengths(mnist, lengths: list[int]) -> list[bytes]:
+    """Scans of handwritten numbers with these many digits (MNIST test digits, fixed seed)."""
+    rng = np.random.default_rng(7)
+    picks = iter(range(len(mnist.x_test)))
+    return [number_scan([mnist.x_test[next(picks)] for _ in range(n)], rng) for n in lengths]
 
 
 def _rows(path):
@@ -80,7 +88,7 @@ def test_a_folder_travels_as_one_zip_and_keeps_its_paths_and_order(gateway_url, 
     from digits.client import GatewayClient
 
     client = GatewayClient(gateway_url)
-    files = [(f"{sub}/{i}.png", render_scan(mnist.x_test[i])) for i, sub in enumerate(["z", "a", "m/deep"])]
+    files = list(zip(["z/0.png", "a/1.png", "m/deep/2.png"], _numbers_of_lengths(mnist, [1, 2, 3])))
     batch = client.post_folder("/v1/batches", "files", files)
     assert batch["total"] == 3
     deadline = time.monotonic() + 60
@@ -89,19 +97,23 @@ def test_a_folder_travels_as_one_zip_and_keeps_its_paths_and_order(gateway_url, 
         time.sleep(0.1)
     rows = list(client.iter_jsonl(f"/v1/batches/{batch['id']}/results?format=jsonl"))
     assert [r["file"] for r in rows] == [name for name, _ in files]
-    assert [r["digits"] for r in rows] == [str(mnist.y_test[i]) for i in range(3)]
+    # Each file holds a number of another length: a row matched to the wrong file shows in its
+    # length, whatever the tiny model (whose readings vary from CPU to CPU) makes of the digits.
+    assert [len(r["digits"]) for r in rows] == [1, 2, 3]
 
 
 def test_images_named_like_archiver_clutter_still_get_their_rows(gateway_url, tmp_path, mnist):
     # Inside a zip the gateway skips these paths, so they must travel as plain parts.
     root = tmp_path / "odd"
-    names = {"__MACOSX/3.png": 3, "a/Thumbs.db": 4, "a/plain.png": 5}
-    for name, i in names.items():
+    names = {"__MACOSX/3.png": 1, "a/Thumbs.db": 2, "a/plain.png": 3}
+    for (name, length), scan in zip(names.items(), _numbers_of_lengths(mnist, list(names.values()))):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(render_scan(mnist.x_test[i]))
+        (root / name).write_bytes(scan)
     out = tmp_path / "odd.csv"
     assert submit(root, gateway_url, out, poll_seconds=0.1) == 0
-    assert {r["path"]: r["digits"] for r in _rows(out)} == {name: str(mnist.y_test[i]) for name, i in names.items()}
+    rows = _rows(out)
+    assert {r["path"]: len(r["digits"]) for r in rows} == names
+    assert all(r["digits"].isdigit() for r in rows)
 
 
 def test_submit_reports_an_unreachable_gateway(folder, tmp_path, capsys):
