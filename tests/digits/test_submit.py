@@ -106,7 +106,7 @@ def test_images_named_like_archiver_clutter_still_get_their_rows(gateway_url, tm
     # Inside a zip the gateway skips these paths, so they must travel as plain parts.
     root = tmp_path / "odd"
     names = {"__MACOSX/3.png": 1, "a/Thumbs.db": 2, "a/plain.png": 3}
-    for (name, length), scan in zip(names.items(), _numbers_of_lengths(mnist, list(names.values()))):
+    for name, scan in zip(names, _numbers_of_lengths(mnist, list(names.values()))):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(scan)
     out = tmp_path / "odd.csv"
