@@ -60,9 +60,11 @@ def read_images(files: list[tuple[str, Path]]) -> list[tuple[str, bytes]]:
     images = []
     for rel, path in files:
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+                # Only images are read whole: a folder may also hold large files of other kinds.
+                if looks_like_image(head):
+                    images.append((rel, head + handle.read()))
         except OSError:
             continue
-        if looks_like_image(data[:16]):
-            images.append((rel, data))
     return images
