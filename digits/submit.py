@@ -187,9 +187,8 @@ def _split(files: list, files_per_request: int) -> list[list]:
     """Requests of ``files_per_request`` files, but a small first one: the workers start
     reading while the full-sized uploads are still being sent."""
     first = min(files_per_request, FIRST_REQUEST_FILES)
-    rest = files[first:]
-    return [chunk for chunk in [files[:first]] + [rest[i : i + files_per_request]
-                                                    for i in range(0, len(rest), files_per_request)] if chunk]
+    chunks = [files[:first]] + [files[i : i + files_per_request] for i in range(first, len(files), files_per_request)]
+    return [chunk for chunk in chunks if chunk]
 
 
 def _collect(client: GatewayClient, pending: deque, writer: ResultWriter, progress: Progress, failures: dict) -> None:
