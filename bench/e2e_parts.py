@@ -70,15 +70,8 @@ def latency_ms(url: str, files: list[Path], requests: int) -> tuple[float, float
 
 def stack_pids(parent: int, module: str) -> list[int]:
     """Pids of the ``python -m <module>`` children of the `digits up` process."""
-    found = []
-    for pid in children_by_parent().get(parent, []):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if cmdline[1:3] == [b"-m", module.encode()]:
-            found.append(pid)
-    return sorted(found)
+    return sorted(pid for pid in children_by_parent().get(parent, [])
+                  if _cmdline(pid)[1:3] == [b"-m", module.encode()])
 
 
 def stack_cpu_seconds(parent: int) -> dict[str, float]:
@@ -91,15 +84,25 @@ def stack_cpu_seconds(parent: int) -> dict[str, float]:
     while pending:
         pid = pending.pop()
         pending.extend(tree.get(pid, []))
+        cmdline = _cmdline(pid)
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        if not cmdline:
+            continue  # exited between the two reads
         name = cmdline[2].decode() if cmdline[1:2] == [b"-m"] else Path(cmdline[0].decode()).name
         # utime and stime are the 12th and 13th fields after the command name.
         used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return used
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    """The process's arguments; [] once it has exited."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def children_by_parent() -> dict[int, list[int]]:
