@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 
 from bench.tutorial import tutorial_preprocess
-from serving.precision import PRECISIONS, resolve_precision
+from serving.precision import PRECISIONS, resolve_precision, use_precision
 from trainer.data import load_mnist
 from trainer.evaluate import read_scans
 from trainer.scans import KINDS, scan_set
@@ -30,7 +30,6 @@ def load_model(model_base: str, name: str, precision: str):
     """
     import tensorflow as tf
 
-    from serving.precision import use_precision
     from trainer.versions import existing_versions
 
     use_precision(precision)
