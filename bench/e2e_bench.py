@@ -31,12 +31,18 @@ from pathlib import Path
 import numpy as np
 
 from bench.e2e_parts import (
-    in_process_rate, latency_ms, redis_bytes_per_scan, stack_cpu_seconds, stack_pids, start_stack,
-    tutorial_loop_rate, vm_kb,
+    in_process_rate,
+    latency_ms,
+    redis_bytes_per_scan,
+    stack_cpu_seconds,
+    stack_pids,
+    start_stack,
+    tutorial_loop_rate,
+    vm_kb,
 )
 from bench.machine import cpu_times, describe, steal_share
+from scans.generate import HEIGHTS_FOR_200PX_PAGES, sized_scan
 from trainer.data import load_mnist
-from trainer.scans import HEIGHTS_FOR_200PX_PAGES, sized_scan
 
 
 def write_scans(folder: Path, data, count: int) -> None:

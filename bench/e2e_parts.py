@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from contracts.models import existing_versions
 from digits.processes import free_port, http_ok, python_module, spawn, stop_all, wait_until
-from trainer.versions import existing_versions
 
 CHUNK = 256
 
@@ -127,7 +127,7 @@ def vm_kb(pid: int, field: str) -> int:
 
 def redis_bytes_per_scan(redis_url: str, files: list[Path]) -> float:
     """Redis memory taken per stored scan (bytes, key and TTL), from a batch that is never queued."""
-    from digits.batches import BatchStore
+    from core.batch_store import BatchStore
 
     conn = redis.Redis.from_url(redis_url)
     before = int(conn.info("memory")["used_memory"])
@@ -185,8 +185,8 @@ def _read_share(model_base: str, files: list[Path]) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         version = existing_versions(Path(model_base), "digits")[-1]
         _model = tf.saved_model.load(f"{model_base}/digits/{version}").signatures["serving_default"]
-    from worker.errors import WorkerError
-    from worker.preprocess import preprocess
+    from contracts.errors import ReadError
+    from scans.preprocess import preprocess
 
     read = 0
     for start in range(0, len(files), CHUNK):
@@ -194,7 +194,7 @@ def _read_share(model_base: str, files: list[Path]) -> int:
         for f in files[start : start + CHUNK]:
             try:
                 images.append(preprocess(f.read_bytes()).images)
-            except WorkerError:
+            except ReadError:
                 continue
         if images:
             _model(images=np.concatenate(images))

@@ -21,9 +21,9 @@ from PIL import Image
 
 from bench.machine import cpu_times, describe, steal_share
 from bench.tutorial import tutorial_preprocess
+from scans.generate import HEIGHTS_FOR_200PX_PAGES, sized_scan
+from scans.preprocess import preprocess
 from trainer.data import load_mnist
-from trainer.scans import HEIGHTS_FOR_200PX_PAGES, sized_scan
-from worker.preprocess import preprocess
 
 
 def _rate(fn, blobs: list[bytes]) -> float:
@@ -61,7 +61,7 @@ def main() -> None:
           f"{describe(steal_share(before, cpu_times()))}\n")
     print("| pipeline | scans/s (median) | runs |")
     print("| --- | ---: | --- |")
-    print(f"| worker.preprocess (decode, clean, segment, 28x28) | {statistics.median(ours):,.0f} | "
+    print(f"| scans.preprocess (decode, clean, segment, 28x28) | {statistics.median(ours):,.0f} | "
           f"{', '.join(f'{r:,.0f}' for r in ours)} |")
     print(f"| tutorial (decode, resize, invert) | {statistics.median(baseline):,.0f} | "
           f"{', '.join(f'{r:,.0f}' for r in baseline)} |")

@@ -2,7 +2,7 @@
 
     python -m bench.scan_accuracy --model-base models --data-dir ../shared/data/mnist [--count 2000]
 
-Scans are generated from MNIST *test* digits (trainer/scans.py): single digits 30-300 px high,
+Scans are generated from MNIST *test* digits (scans/generate.py): single digits 30-300 px high,
 digits in printed boxes, and 2-6 digit numbers, all as ink on grey paper with uneven light,
 noise, blur and JPEG. Accuracy is an exact match of the whole digit string.
 """
@@ -17,10 +17,10 @@ from datetime import date
 import numpy as np
 
 from bench.tutorial import tutorial_preprocess
+from scans.generate import KINDS, scan_set
 from serving.precision import PRECISIONS, resolve_precision, use_precision
 from trainer.data import load_mnist
 from trainer.evaluate import read_scans
-from trainer.scans import KINDS, scan_set
 
 
 def load_model(model_base: str, name: str, precision: str):
@@ -30,7 +30,7 @@ def load_model(model_base: str, name: str, precision: str):
     """
     import tensorflow as tf
 
-    from trainer.versions import existing_versions
+    from contracts.models import existing_versions
 
     use_precision(precision)
 
@@ -62,7 +62,7 @@ def main() -> None:
     data = load_mnist(args.data_dir)
     print(f"model {path} in {precision}; {args.count} scans per kind; seed {args.seed}; {platform.machine()}, "
           f"{os.cpu_count()} cores; {date.today()}\n")
-    print("| scans | ours (worker.preprocess) | tutorial (resize + invert) |")
+    print("| scans | ours (scans.preprocess) | tutorial (resize + invert) |")
     print("| --- | ---: | ---: |")
     for kind in KINDS:
         scans = list(scan_set(data.x_test, data.y_test, kind, args.count, args.seed))

@@ -55,9 +55,9 @@ def main() -> None:
 
     import tensorflow as tf
 
+    from contracts.models import existing_versions
     from serving.precision import use_precision
     from serving.settings import ServingSettings
-    from trainer.versions import existing_versions
     from worker.serving_client import ServingClient
 
     precision = ServingSettings.from_env().precision
@@ -81,12 +81,12 @@ def main() -> None:
             for concurrency in CONCURRENCY:
                 clients = threading.local()
 
-                def via_grpc() -> None:
+                def via_grpc(clients=clients, images=images) -> None:
                     if not hasattr(clients, "c"):
                         clients.c = ServingClient(f"127.0.0.1:{grpc_port}", "digits", timeout=30)
                     clients.c.predict(images)
 
-                def in_process() -> None:
+                def in_process(images=images) -> None:
                     fn(images=tf.constant(images))
 
                 via_grpc()  # warm up both paths

@@ -27,12 +27,12 @@ import redis
 from rq import Queue
 
 from bench.e2e_parts import children_by_parent, vm_kb
-from digits.batches import BatchStore
-from digits.dispatch import ChunkPolicy, enqueue_batch
+from contracts.jobs import BATCH_QUEUE, PRIORITY_QUEUE
+from core.batch_store import BatchStore
 from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
-from digits.queues import BATCH_QUEUE, PRIORITY_QUEUE
+from gateway.dispatch import ChunkPolicy, enqueue_batch
+from scans.generate import sized_scan
 from trainer.data import load_mnist
-from trainer.scans import sized_scan
 
 MODELS = {
     "SimpleWorker + heartbeat (ours)": "worker.runner.HeartbeatWorker",

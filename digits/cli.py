@@ -1,116 +1,152 @@
-"""The ``digits`` console script: train, serve, worker, gateway, up, submit, predict, status."""
+"""The ``digits`` console script: up, submit, predict, status, train, and one service each.
+
+The top of the project: it may import every layer below it, and nothing imports it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-COMMANDS = {
-    "up": "run the whole stack locally: Redis, model server, workers, gateway",
-    "submit": "read every image in a folder (recursively) and write the results to CSV or JSONL",
-    "predict": "read digits from image files through a running gateway",
-    "status": "show whether the stack is ready, or the progress of one batch",
-    "train": "train and export a model version (see `digits train --help`)",
-    "serve": "run the local TF-Serving-compatible model server",
-    "worker": "run an RQ worker",
-    "gateway": "run the HTTP gateway",
-}
-DEFAULT_URL = os.environ.get("DIGITS_URL", "http://127.0.0.1:8080")
+import click
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+# Commands that hand every argument to a service's own parser (``digits train --help``).
+PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+url_option = click.option("--url", envvar="DIGITS_URL", default=DEFAULT_URL, show_default=True,
+                          help="gateway URL (env DIGITS_URL)")
+key_option = click.option("--api-key", envvar="DIGITS_API_KEY", default=None,
+                          help="API key, when the gateway requires one (env DIGITS_API_KEY)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: digits COMMAND [ARGS]   (digits COMMAND --help for its options)\n\ncommands:")
-        for name, text in COMMANDS.items():
-            print(f"  {name:<9} {text}")
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    command, rest = argv[0], argv[1:]
-    if command == "train":
-        from trainer.__main__ import main as train_main
-
-        return train_main(rest)
-    if command in ("serve", "worker", "gateway"):
-        module = {"serve": "serving", "worker": "worker", "gateway": "gateway"}[command]
-        return __import__(f"{module}.__main__", fromlist=["main"]).main()
-    return {"up": _up, "submit": _submit, "predict": _predict, "status": _status}[command](rest)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Reads handwritten digits from scans: one image over HTTP, or whole folders in batch."""
 
 
-def _up(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="digits up", description=COMMANDS["up"])
-    parser.add_argument("--workers", type=int, help="number of workers (env DIGITS_WORKERS, default 2)")
-    parser.add_argument("--port", type=int, help="gateway port (env DIGITS_GATEWAY_PORT, default 8080)")
-    parser.add_argument("train_args", nargs=argparse.REMAINDER,
-                        help="after --, flags for the trainer if a model must be trained first")
-    args = parser.parse_args(argv)
-    from dataclasses import replace
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--workers", type=click.IntRange(min=1), help="number of workers (env DIGITS_WORKERS, default 2)")
+@click.option("--port", type=click.IntRange(1, 65535), help="gateway port (env DIGITS_GATEWAY_PORT, default 8080)")
+@click.argument("train_args", nargs=-1, type=click.UNPROCESSED)
+def up(workers: int | None, port: int | None, train_args: tuple[str, ...]) -> int:
+    """Run the whole stack locally: Redis, model server, workers, gateway.
 
-    from digits.stack import StackSettings, up
+    After --, flags for the trainer if a model must be trained first.
+    """
+    from digits.stack import StackSettings
+    from digits.stack import up as run_stack
 
     settings = StackSettings.from_env()
-    if args.workers:
-        settings = replace(settings, workers=args.workers)
-    if args.port:
-        settings = replace(settings, gateway_port=args.port)
-    return up(settings, [a for a in args.train_args if a != "--"])
+    changes = {key: value for key, value in (("workers", workers), ("gateway_port", port)) if value}
+    return run_stack(settings.model_copy(update=changes), list(train_args))
 
 
-def _add_gateway_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=DEFAULT_URL, help="gateway URL (env DIGITS_URL)")
-    parser.add_argument("--api-key", default=os.environ.get("DIGITS_API_KEY") or None,
-                        help="API key, when the gateway requires one (env DIGITS_API_KEY)")
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("results.csv"), show_default=True,
+              help="results file, .csv or .jsonl; files already in it are skipped")
+@url_option
+@key_option
+@click.option("--files-per-request", type=click.IntRange(min=1), default=250, show_default=True,
+              help="images per upload (one batch each)")
+@click.option("--parallel", type=click.IntRange(min=1), default=4, show_default=True, help="uploads in flight at once")
+def submit(folder: Path, output: Path, url: str, api_key: str | None, files_per_request: int, parallel: int) -> int:
+    """Read every image in a folder (recursively) and write the results to CSV or JSONL."""
+    from digits.submit import submit as run_submit
+
+    return run_submit(folder, url, output, files_per_request, parallel, api_key=api_key)
 
 
-def _submit(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="digits submit", description=COMMANDS["submit"])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("-o", "--output", type=Path, default=Path("results.csv"),
-                        help="results file; .csv or .jsonl (default results.csv). Files already in it are skipped")
-    _add_gateway_args(parser)
-    parser.add_argument("--files-per-request", type=int, default=250, help="images per upload (one batch each)")
-    parser.add_argument("--parallel", type=int, default=4, help="uploads in flight at once")
-    args = parser.parse_args(argv)
-    from digits.submit import submit
-
-    return submit(args.folder, args.url, args.output, args.files_per_request, args.parallel, api_key=args.api_key)
-
-
-def _predict(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="digits predict", description=COMMANDS["predict"])
-    parser.add_argument("files", nargs="+", type=Path)
-    _add_gateway_args(parser)
-    args = parser.parse_args(argv)
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@url_option
+@key_option
+def predict(files: tuple[Path, ...], url: str, api_key: str | None) -> int:
+    """Read digits from image files through a running gateway."""
     from digits.client import GatewayClient, GatewayError
 
-    client = GatewayClient(args.url, api_key=args.api_key)
+    client = GatewayClient(url, api_key=api_key)
     failures = 0
-    for path in args.files:
+    for path in files:
         try:
             result = client.post_files("/v1/predict", "file", [(path.name, path.read_bytes())])
             review = "  needs review" if result.get("needs_review") else ""
-            print(f"{path}\t{result['digits']}\t{result['confidence']:.4f}{review}")
+            click.echo(f"{path}\t{result['digits']}\t{result['confidence']:.4f}{review}")
         except (OSError, GatewayError) as exc:
             failures += 1
-            print(f"{path}\terror\t{exc}", file=sys.stderr)
+            click.echo(f"{path}\terror\t{exc}", err=True)
     return 1 if failures else 0
 
 
-def _status(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="digits status", description=COMMANDS["status"])
-    parser.add_argument("batch_id", nargs="?", help="a batch id; without it, the stack's readiness")
-    _add_gateway_args(parser)
-    args = parser.parse_args(argv)
+@cli.command()
+@click.argument("batch_id", required=False)
+@url_option
+@key_option
+def status(batch_id: str | None, url: str, api_key: str | None) -> int:
+    """Show whether the stack is ready, or the progress of one batch."""
+    from contracts.batches import DONE, QUEUED, RUNNING
     from digits.client import GatewayClient, GatewayError
 
-    client = GatewayClient(args.url, timeout=10, api_key=args.api_key)
+    client = GatewayClient(url, timeout=10, api_key=api_key)
     try:
-        body = client.get_json(f"/v1/batches/{args.batch_id}" if args.batch_id else "/readyz")
+        body = client.get_json(f"/v1/batches/{batch_id}" if batch_id else "/readyz")
     except GatewayError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        click.echo(f"error: {exc}", err=True)
         return 1
-    print(json.dumps(body, indent=2))
-    return 0 if body.get("status") in ("ok", "done", "queued", "running") else 1
+    click.echo(json.dumps(body, indent=2))
+    return 0 if body.get("status") in ("ok", DONE, QUEUED, RUNNING) else 1
+
+
+@cli.command(context_settings=PASSTHROUGH, add_help_option=False)
+@click.pass_context
+def train(ctx: click.Context) -> int:
+    """Train and export a model version (see `digits train --help`)."""
+    from trainer.__main__ import main as train_main
+
+    return train_main(ctx.args)
+
+
+@cli.command()
+def serve() -> int:
+    """Run the local TF-Serving-compatible model server."""
+    from serving.__main__ import main as serve_main
+
+    return serve_main()
+
+
+@cli.command()
+def worker() -> int:
+    """Run an RQ worker."""
+    from worker.__main__ import main as worker_main
+
+    return worker_main()
+
+
+@cli.command()
+def gateway() -> int:
+    """Run the HTTP gateway."""
+    from gateway.__main__ import main as gateway_main
+
+    return gateway_main()
+
+
+COMMANDS = cli.commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (the console script's entry point)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        click.echo(cli.get_help(click.Context(cli, info_name="digits", help_option_names=["-h", "--help"])))
+        return 0
+    try:
+        result = cli.main(args=args, prog_name="digits", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        return 1
+    return result if isinstance(result, int) else 0

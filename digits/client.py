@@ -10,7 +10,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 
-from digits.files import escapes_folder, is_clutter
+from contracts.uploads import escapes_folder, is_clutter
 
 
 class GatewayError(RuntimeError):

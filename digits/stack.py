@@ -7,42 +7,38 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from digits.config import Env
+from pydantic import Field
+
+from contracts.models import DEFAULT_MODEL_NAME, is_available
+from core.serving_status import model_states
+from core.settings import DigitsSettings
 from digits.processes import (
-    StartupError, http_ok, port_open, python_module, spawn, start_redis, stop_all, wait_until,
+    StartupError,
+    http_ok,
+    port_open,
+    python_module,
+    spawn,
+    start_redis,
+    stop_all,
+    wait_until,
 )
 
 
-@dataclass(frozen=True)
-class StackSettings:
-    home: Path
-    model_base: Path
-    model_name: str
-    redis_url: str | None
-    redis_port: int
-    grpc_port: int
-    rest_port: int
-    gateway_port: int
-    workers: int
+class StackSettings(DigitsSettings):
+    """Where ``digits up`` keeps its files and which ports its services take."""
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackSettings:
-        env = Env(environ)
-        return cls(
-            home=Path(env.str("DIGITS_HOME", ".digits")),
-            model_base=Path(env.str("DIGITS_MODEL_BASE", "models")),
-            model_name=env.str("DIGITS_MODEL_NAME", "digits"),
-            redis_url=env.optional("DIGITS_REDIS_URL"),
-            redis_port=env.int("DIGITS_LOCAL_REDIS_PORT", 6380, minimum=1),
-            grpc_port=env.int("DIGITS_GRPC_PORT", 8500, minimum=1),
-            rest_port=env.int("DIGITS_REST_PORT", 8501, minimum=1),
-            gateway_port=env.int("DIGITS_GATEWAY_PORT", 8080, minimum=1),
-            workers=env.int("DIGITS_WORKERS", 2, minimum=1),
-        )
+    home: Path = Path(".digits")
+    model_base: Path = Path("models")
+    model_name: str = DEFAULT_MODEL_NAME
+    # An external Redis; without it, ``digits up`` starts its own on ``redis_port``.
+    redis_url: str | None = None
+    redis_port: int = Field(6380, ge=1, alias="DIGITS_LOCAL_REDIS_PORT")
+    grpc_port: int = Field(8500, ge=1)
+    rest_port: int = Field(8501, ge=1)
+    gateway_port: int = Field(8080, ge=1)
+    workers: int = Field(2, ge=1)
 
 
 def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
@@ -108,19 +104,15 @@ def _train_if_missing(settings: StackSettings, train_args: list[str]) -> None:
 
 
 def _start_serving(settings: StackSettings, env: dict, logs: Path, children: list) -> None:
-    from worker.serving_client import ServingClient
-
     proc = spawn(python_module("serving"), logs / "serving.log", env)
     children.append(proc)
-    client = ServingClient(f"127.0.0.1:{settings.grpc_port}", settings.model_name, timeout=2, retries=0)
+    rest_url = f"http://127.0.0.1:{settings.rest_port}"
 
     def available() -> bool:
-        return any(state == "AVAILABLE" for _, state in client.model_status())
+        states, _ = model_states(rest_url, settings.model_name)
+        return is_available(states.values())
 
-    try:
-        wait_until(available, "model server", 120, proc, logs / "serving.log")
-    finally:
-        client.close()
+    wait_until(available, "model server", 120, proc, logs / "serving.log")
 
 
 def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:

@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
-from digits.batches import error_row
-from digits.dispatch import cancel_chunks, enqueue_batch
+from contracts.errors import ErrorCode
+from contracts.rows import error_row
 from gateway import deps
+from gateway.dispatch import cancel_chunks, enqueue_batch
 from gateway.errors import ApiError
 from gateway.params import flag, int_arg, require_multipart
 from gateway.uploads import collect
@@ -33,14 +34,14 @@ def create_batch():
     require_multipart()
     storages = request.files.getlist("files")
     if not storages:
-        raise ApiError(400, "missing_files", "send images or a .zip as multipart/form-data field 'files'")
+        raise ApiError(ErrorCode.MISSING_FILES, "send images or a .zip as multipart/form-data field 'files'")
     settings = deps.settings()
     if len(storages) > settings.max_files:
-        raise ApiError(413, "too_many_files", f"{len(storages)} files; the limit is {settings.max_files}")
+        raise ApiError(ErrorCode.TOO_MANY_FILES, f"{len(storages)} files; the limit is {settings.max_files}")
     include_inputs = flag("include_inputs")
     uploads = collect(storages, settings)
     if not uploads:
-        raise ApiError(400, "missing_files", "the upload holds no files (only folders or clutter)")
+        raise ApiError(ErrorCode.MISSING_FILES, "the upload holds no files (only folders or clutter)")
     store = deps.batch_store()
     batch_id = store.create([(u.name, u.data) for u in uploads], include_inputs=include_inputs)
     rejected = {i: {"index": i, "file": u.name, **error_row(**u.error)} for i, u in enumerate(uploads) if u.error}
@@ -92,7 +93,7 @@ def get_results(batch_id: str):
     """
     fmt = request.args.get("format", "json")
     if fmt not in FORMATS:
-        raise ApiError(400, "invalid_parameter", f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     offset = int_arg("offset", 0, minimum=0)
     limit = int_arg("limit", None, minimum=1, maximum=10_000)
     store = deps.batch_store()

@@ -6,8 +6,8 @@ import redis
 from flask import current_app
 from rq import Queue
 
-from digits.batches import BatchStore
-from digits.queues import BATCH_QUEUE, PRIORITY_QUEUE
+from contracts.jobs import BATCH_QUEUE, PRIORITY_QUEUE
+from core.batch_store import BatchStore
 from gateway.settings import GatewaySettings
 
 

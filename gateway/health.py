@@ -5,8 +5,9 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, jsonify
 
+from contracts.models import is_available
+from core.serving_status import model_states
 from gateway import deps
-from gateway.models import serving_states
 
 bp = Blueprint("health", __name__)
 
@@ -38,8 +39,8 @@ def _check_redis() -> str:
 
 def _check_model(rest_url: str, name: str) -> str:
     """TF Serving's REST status (ours answers the same): ok when any version is AVAILABLE."""
-    states, error = serving_states(rest_url, name)
+    states, error = model_states(rest_url, name)
     if error:
         return f"unavailable: {error}"
     found = list(states.values())
-    return "ok" if "AVAILABLE" in found else f"unavailable: model states {found}"
+    return "ok" if is_available(found) else f"unavailable: model states {found}"

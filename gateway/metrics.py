@@ -12,8 +12,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from rq import Queue
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from digits.queues import BATCH_QUEUE, PRIORITY_QUEUE
-from digits.stats import OUTCOMES, SOURCES, read_stats
+from contracts.jobs import BATCH_QUEUE, PRIORITY_QUEUE
+from core.stats import OUTCOMES, SOURCES, read_stats
 
 bp = Blueprint("metrics", __name__)
 

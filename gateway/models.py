@@ -8,15 +8,14 @@ Either source may be unconfigured; the answer then says so instead of guessing.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify
 
+from contracts.models import METRICS_FILE, existing_versions
+from core.serving_status import model_states
 from gateway import deps
-from trainer.versions import existing_versions
 
 bp = Blueprint("models", __name__, url_prefix="/v1")
 
@@ -28,7 +27,7 @@ _SUMMARY = ("accuracy", "ece", "errors", "count")
 def list_models():
     """Versions newest first: ``state`` from Serving, ``metrics`` from the model folder."""
     settings = deps.settings()
-    states, serving_error = serving_states(settings.serving_rest_url, settings.model_name)
+    states, serving_error = model_states(settings.serving_rest_url, settings.model_name)
     metrics = version_metrics(settings.model_base, settings.model_name) if settings.model_base else {}
     versions = []
     for version in sorted(set(states) | set(metrics), reverse=True):
@@ -37,28 +36,12 @@ def list_models():
     return jsonify({"name": settings.model_name, "versions": versions, "serving_error": serving_error})
 
 
-def serving_states(rest_url: str | None, name: str) -> tuple[dict[int, str], str | None]:
-    """{version: state} from the REST status endpoint, and why it could not be read (or None)."""
-    if not rest_url:
-        return {}, "DIGITS_SERVING_REST_URL is not set"
-    url = f"{rest_url.rstrip('/')}/v1/models/{name}"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - configured URL
-            body = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return {}, f"{url}: {exc}"
-    states = {}
-    for entry in body.get("model_version_status", []):
-        states[int(entry["version"])] = entry.get("state", "UNKNOWN")
-    return states, None
-
-
 def version_metrics(model_base: Path, name: str) -> dict[int, dict[str, Any]]:
     """{version: summary of metrics.json} for each exported version folder."""
     found = {}
     for version in existing_versions(model_base, name):
         try:
-            data = json.loads((model_base / name / str(version) / "metrics.json").read_text())
+            data = json.loads((model_base / name / str(version) / METRICS_FILE).read_text())
         except (OSError, ValueError):
             continue
         found[version] = _summary(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from digits.batches import STATUSES
+from contracts.batches import STATUSES
 
 _REF = "#/components/schemas/"
 _REASONS = {400: "Malformed request", 401: "Missing or invalid API key", 404: "No such batch",

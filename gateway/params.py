@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from contracts.errors import ErrorCode
 from gateway.errors import ApiError
 
 
@@ -11,7 +12,7 @@ def flag(name: str) -> bool:
     """A boolean query parameter: true/false/1/0, false when absent."""
     value = request.args.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
-        raise ApiError(400, "invalid_parameter", f"{name} must be true or false, not {value!r}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{name} must be true or false, not {value!r}")
     return value in ("true", "1")
 
 
@@ -23,10 +24,10 @@ def int_arg(name: str, default: int | None, minimum: int, maximum: int | None = 
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer, not {raw!r}") from None
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{name} must be an integer, not {raw!r}") from None
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ApiError(400, "invalid_parameter", f"{name} must be {bounds}, not {value}")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"{name} must be {bounds}, not {value}")
     return value
 
 
@@ -34,4 +35,4 @@ def require_multipart() -> None:
     """Uploads are multipart/form-data; anything else is a 415 that says so."""
     if request.mimetype != "multipart/form-data":
         got = request.mimetype or "no content type"
-        raise ApiError(415, "unsupported_media_type", f"send the images as multipart/form-data, not {got}")
+        raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"send the images as multipart/form-data, not {got}")

@@ -8,8 +8,10 @@ from flask import Blueprint, jsonify, request
 from rq.job import Job
 from rq.results import Result
 
+from contracts.errors import ErrorCode
+from contracts.jobs import PREDICT_IMAGE
 from gateway import deps
-from gateway.errors import WORKER_ERROR_STATUS, ApiError
+from gateway.errors import ApiError, row_error
 from gateway.params import flag, require_multipart
 from gateway.uploads import clean_name, kind_of, not_an_image, read_upload
 
@@ -25,27 +27,26 @@ def predict():
     require_multipart()
     storage = request.files.get("file")
     if storage is None:
-        raise ApiError(400, "missing_file", "send the image as multipart/form-data field 'file'")
+        raise ApiError(ErrorCode.MISSING_FILE, "send the image as multipart/form-data field 'file'")
     settings = deps.settings()
     data = read_upload(storage, settings.max_file_bytes)
     name = clean_name(storage.filename, "file")
     if kind_of(data) != "image":
-        raise ApiError(415, "unsupported_type", f"{name!r}: {not_an_image(data)}")
+        raise ApiError(ErrorCode.UNSUPPORTED_TYPE, f"{name!r}: {not_an_image(data)}")
     include_inputs = flag("include_inputs")
     job = deps.priority_queue().enqueue(
-        "worker.jobs.predict_image", data, include_inputs,
+        PREDICT_IMAGE, data, include_inputs,
         job_timeout=settings.predict_timeout, result_ttl=60, failure_ttl=3600,
     )
     result = _wait_for_result(job, settings.predict_timeout)
     if result is None:
         job.cancel()
-        raise ApiError(504, "timeout", f"no worker answered within {settings.predict_timeout} s")
+        raise ApiError(ErrorCode.TIMEOUT, f"no worker answered within {settings.predict_timeout} s")
     if result.type != Result.Type.SUCCESSFUL:
-        raise ApiError(503, "model_unavailable", _last_line(result.exc_string))
+        raise ApiError(ErrorCode.MODEL_UNAVAILABLE, _last_line(result.exc_string))
     row = result.return_value
     if row.get("error"):
-        code = row["error"]["code"]
-        raise ApiError(WORKER_ERROR_STATUS.get(code, 422), code, row["error"]["message"])
+        raise row_error(row["error"]["code"], row["error"]["message"])
     return jsonify({"file": name, **row})
 
 

@@ -6,6 +6,7 @@ import hmac
 
 from flask import Flask, Response, request
 
+from contracts.errors import ErrorCode
 from gateway.errors import error_response
 from gateway.settings import GatewaySettings
 
@@ -35,9 +36,9 @@ def install(app: Flask, settings: GatewaySettings) -> None:
             return None  # preflights carry no credentials by design
         key = presented_key()
         if key is None:
-            response = error_response(401, "missing_api_key", f"send an API key in the {KEY_HEADER} header")
+            response = error_response(ErrorCode.MISSING_API_KEY, f"send an API key in the {KEY_HEADER} header")
         elif not any(hmac.compare_digest(key.encode(), known) for known in keys):
-            response = error_response(401, "invalid_api_key", "the API key is not valid")
+            response = error_response(ErrorCode.INVALID_API_KEY, "the API key is not valid")
         else:
             return None
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -13,12 +13,12 @@ from io import BytesIO
 
 from werkzeug.datastructures import FileStorage
 
-from digits.files import escapes_folder, is_clutter, looks_like_image
+from contracts.errors import ErrorCode
+from contracts.uploads import FORMATS, escapes_folder, is_clutter, looks_like_image
 from gateway.errors import ApiError
 from gateway.settings import GatewaySettings
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
-FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
 # Compression methods Python's zipfile unpacks.
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
@@ -46,7 +46,7 @@ def read_upload(storage: FileStorage, limit: int) -> bytes:
     """The bytes of one multipart file; 413 when it is over ``limit``."""
     data = storage.stream.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, "file_too_large", f"{storage.filename!r} is larger than {limit} bytes")
+        raise ApiError(ErrorCode.FILE_TOO_LARGE, f"{storage.filename!r} is larger than {limit} bytes")
     return data
 
 
@@ -69,13 +69,13 @@ def collect(storages: list[FileStorage], settings: GatewaySettings) -> list[Uplo
         if kind_of(data) == "zip":
             new = expand_zip(name, data, settings, budget=settings.max_request_bytes - used)
         elif len(data) > settings.max_file_bytes:
-            raise ApiError(413, "file_too_large", f"{name!r} is larger than {settings.max_file_bytes} bytes")
+            raise ApiError(ErrorCode.FILE_TOO_LARGE, f"{name!r} is larger than {settings.max_file_bytes} bytes")
         else:
             new = [_typed(name, data)]
         used += sum(len(upload.data or b"") for upload in new)
         uploads += new
         if len(uploads) > settings.max_files:
-            raise ApiError(413, "too_many_files", f"more than {settings.max_files} files; the limit is "
+            raise ApiError(ErrorCode.TOO_MANY_FILES, f"more than {settings.max_files} files; the limit is "
                            f"{settings.max_files} per batch")
     return uploads
 
@@ -105,7 +105,7 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
         archive = zipfile.ZipFile(BytesIO(data))
         entries = [info for info in archive.infolist() if not info.is_dir() and not is_clutter(info.filename)]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ApiError(400, "invalid_zip", f"{name!r} is not a readable zip archive: {exc}") from None
+        raise ApiError(ErrorCode.INVALID_ZIP, f"{name!r} is not a readable zip archive: {exc}") from None
     _check_zip(name, entries, settings, budget)
     uploads = []
     for info in entries:
@@ -121,9 +121,9 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
             with archive.open(info) as handle:
                 content = handle.read(settings.max_file_bytes + 1)
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise ApiError(400, "invalid_zip", f"{name!r}: entry {info.filename!r} is damaged: {exc}") from None
+            raise ApiError(ErrorCode.INVALID_ZIP, f"{name!r}: entry {info.filename!r} is damaged: {exc}") from None
         if len(content) > settings.max_file_bytes:
-            raise ApiError(413, "file_too_large", f"{name!r}: {info.filename!r} expands beyond "
+            raise ApiError(ErrorCode.FILE_TOO_LARGE, f"{name!r}: {info.filename!r} expands beyond "
                            f"{settings.max_file_bytes} bytes")
         uploads.append(_typed(entry_name, content))
     return uploads
@@ -131,19 +131,20 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
 
 def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySettings, budget: int) -> None:
     if len(entries) > settings.max_files:
-        raise ApiError(413, "too_many_files", f"{name!r} holds {len(entries)} files; the limit is {settings.max_files}")
+        raise ApiError(ErrorCode.TOO_MANY_FILES,
+                       f"{name!r} holds {len(entries)} files; the limit is {settings.max_files}")
     for info in entries:
         if escapes_folder(info.filename):
-            raise ApiError(400, "unsafe_zip", f"{name!r} holds {info.filename!r}, a path outside the archive's "
+            raise ApiError(ErrorCode.UNSAFE_ZIP, f"{name!r} holds {info.filename!r}, a path outside the archive's "
                            "folder (zip-slip); the archive was refused")
         if info.file_size > settings.max_file_bytes:
-            raise ApiError(413, "file_too_large", f"{name!r}: {info.filename!r} expands to {info.file_size} bytes; "
+            raise ApiError(ErrorCode.FILE_TOO_LARGE, f"{name!r}: {info.filename!r} expands to {info.file_size} bytes; "
                            f"the limit is {settings.max_file_bytes}")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1_000_000 and ratio > settings.max_zip_ratio:
-            raise ApiError(413, "zip_bomb", f"{name!r}: {info.filename!r} expands {ratio:.0f} times; the limit is "
+            raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r}: {info.filename!r} expands {ratio:.0f} times; the limit is "
                            f"{settings.max_zip_ratio} (a zip bomb?)")
     declared = sum(info.file_size for info in entries)
     if declared > budget:
-        raise ApiError(413, "zip_bomb", f"{name!r} expands to {declared} bytes, more than the "
+        raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r} expands to {declared} bytes, more than the "
                        f"{settings.max_request_bytes} bytes allowed per request")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import text_format
-
 from tensorflow_serving.config import model_server_config_pb2
 
 

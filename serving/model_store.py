@@ -16,9 +16,10 @@ from typing import Any
 
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
-
-from serving.config_file import VersionPolicy
 from tensorflow_serving.apis import get_model_status_pb2, prediction_log_pb2
+
+from contracts.models import SAVED_MODEL_FILE, SIGNATURE_NAME, WARMUP_FILE, servable_versions
+from serving.config_file import VersionPolicy
 
 State = get_model_status_pb2.ModelVersionStatus.State
 MAX_LOAD_ATTEMPTS = 5
@@ -82,14 +83,7 @@ class ModelStore:
 
     def candidate_versions(self) -> list[int]:
         """Complete numeric version folders on disk, oldest first."""
-        model_dir = self.base / self.name
-        if not model_dir.is_dir():
-            return []
-        return sorted(
-            int(p.name)
-            for p in model_dir.iterdir()
-            if p.name.isdigit() and (p / "saved_model.pb").is_file()
-        )
+        return servable_versions(self.base, self.name)
 
     def poll(self) -> None:
         """Bring the loaded set in line with the policy: load new versions, then retire old ones."""
@@ -147,7 +141,6 @@ class ModelStore:
         return thread
 
 
-WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000  # TF Serving's own cap
 
 
@@ -155,7 +148,7 @@ def load_servable(path: Path, version: int) -> Servable:
     """Load one SavedModel version, then replay its warmup requests as TF Serving does."""
     loaded = tf.saved_model.load(str(path))
     proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    proto.ParseFromString((path / SAVED_MODEL_FILE).read_bytes())
     signature_defs = {
         name: sig
         for name, sig in proto.meta_graphs[0].signature_def.items()
@@ -183,7 +176,7 @@ def _replay_warmup(servable: Servable) -> int:
         return 0
     requests = read_warmup_requests(warmup)
     for request in requests:
-        fn = servable.signature(request.model_spec.signature_name or "serving_default")
+        fn = servable.signature(request.model_spec.signature_name or SIGNATURE_NAME)
         if fn is None:
             raise ValueError(f"{warmup}: warmup request names an unknown signature")
         fn(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})

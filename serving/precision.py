@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from digits.cpu import has_native_bfloat16
+from core.cpu import has_native_bfloat16
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
+from tensorflow_serving.apis import model_pb2
 
 from serving.model_store import ModelStore
 from serving.servicer import RequestError, model_status
-from tensorflow_serving.apis import model_pb2
 
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/]+))?/?$")
 _HTTP_STATUS = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "UNAVAILABLE": 503}

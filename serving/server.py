@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 
 import grpc
+from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from serving.batcher import Batcher
 from serving.config_file import ModelConfig, read_batching_config, read_model_config
@@ -16,8 +17,7 @@ from serving.model_store import ModelStore
 from serving.precision import use_precision
 from serving.rest import start_rest_server
 from serving.servicer import ModelServicer, PredictionServicer
-from serving.settings import ServingSettings
-from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+from serving.settings import MAX_MESSAGE_BYTES, ServingSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ def start_server(settings: ServingSettings) -> RunningServer:
                        policy=config.policy, labels=config.labels)
     use_precision(settings.precision)
     store.poll()
-    batcher = Batcher(read_batching_config(settings.batching_config_file)) if settings.batching_config_file else None
+    batcher = Batcher(read_batching_config(settings.batching)) if settings.batching else None
     options = [
         # Without this, a second server on the same port binds silently and steals requests.
         ("grpc.so_reuseport", 0),
-        ("grpc.max_send_message_length", settings.max_message_bytes),
-        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.threads), options=options)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(store, batcher), server)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import tensorflow as tf
-
-from serving.batcher import Batcher, BatchQueueFullError
-from serving.model_store import ModelStore, Servable
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -16,7 +13,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-DEFAULT_SIGNATURE = "serving_default"
+from contracts.models import SIGNATURE_NAME
+from serving.batcher import Batcher, BatchQueueFullError
+from serving.model_store import ModelStore, Servable
+
+# TF Serving's kDefaultServingSignatureDefKey: the signature a request gets when it names none.
+DEFAULT_SIGNATURE = SIGNATURE_NAME
 
 
 class RequestError(Exception):

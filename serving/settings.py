@@ -1,49 +1,40 @@
-"""Local model server settings, read from the environment."""
+"""Local model server settings, read from ``DIGITS_*`` environment variables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from digits.config import Env, InvalidSettingError
+from pydantic import Field, field_validator
+
+from contracts.models import DEFAULT_MODEL_NAME
+from core.settings import DigitsSettings
 from serving.precision import resolve_precision
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
+# gRPC message limits; a 256-image chunk is about 200 KB.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ServingSettings:
-    model_base: str
-    model_name: str
-    host: str = "127.0.0.1"
-    grpc_port: int = 8500
-    rest_port: int = 8501
-    poll_seconds: float = 2.0
-    threads: int = 16
-    max_message_bytes: int = 64 * 1024 * 1024
+class ServingSettings(DigitsSettings):
+    model_base: str = "models"
+    model_name: str = DEFAULT_MODEL_NAME
+    host: str = Field("127.0.0.1", alias="DIGITS_SERVING_HOST")
+    grpc_port: int = Field(8500, ge=0)
+    rest_port: int = Field(8501, ge=0)
+    poll_seconds: float = Field(2.0, ge=0.1, alias="DIGITS_SERVING_POLL_SECONDS")
+    threads: int = Field(16, ge=1, alias="DIGITS_SERVING_THREADS")
     model_config_file: str | None = None
-    batching_config_file: str | None = str(CONFIG_DIR / "batching.config")
-    precision: str = "float32"
+    enable_batching: bool = True
+    batching_config_file: str = str(CONFIG_DIR / "batching.config")
+    # auto: bfloat16 where the CPU computes it natively, else float32.
+    precision: str = Field("auto", alias="DIGITS_SERVING_PRECISION")
 
+    @field_validator("precision")
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
-        env = Env(environ)
-        batching = env.str("DIGITS_ENABLE_BATCHING", "true").lower() not in ("0", "false", "no")
-        try:
-            precision = resolve_precision(env.str("DIGITS_SERVING_PRECISION", "auto").lower())
-        except ValueError as exc:
-            raise InvalidSettingError(f"DIGITS_SERVING_PRECISION: {exc}") from None
-        return cls(
-            model_base=env.str("DIGITS_MODEL_BASE", "models"),
-            model_name=env.str("DIGITS_MODEL_NAME", "digits"),
-            host=env.str("DIGITS_SERVING_HOST", "127.0.0.1"),
-            grpc_port=env.int("DIGITS_GRPC_PORT", 8500, minimum=0),
-            rest_port=env.int("DIGITS_REST_PORT", 8501, minimum=0),
-            poll_seconds=env.float("DIGITS_SERVING_POLL_SECONDS", 2.0, minimum=0.1),
-            threads=env.int("DIGITS_SERVING_THREADS", 16, minimum=1),
-            model_config_file=env.optional("DIGITS_MODEL_CONFIG_FILE"),
-            batching_config_file=(env.str("DIGITS_BATCHING_CONFIG_FILE", str(CONFIG_DIR / "batching.config"))
-                                  if batching else None),
-            precision=precision,
-        )
+    def _resolve(cls, value: str) -> str:
+        return resolve_precision(value.lower())
+
+    @property
+    def batching(self) -> str | None:
+        """The batching parameters file, or None when batching is off."""
+        return self.batching_config_file if self.enable_batching else None

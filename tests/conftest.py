@@ -13,8 +13,16 @@ import pytest
 import redis
 from PIL import Image
 
+from contracts.models import is_available
 from digits.processes import (
-    free_port, http_ok, port_open, python_module, spawn, start_redis, stop_all, wait_until,
+    free_port,
+    http_ok,
+    port_open,
+    python_module,
+    spawn,
+    start_redis,
+    stop_all,
+    wait_until,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +104,7 @@ def model_server(model_base, serving_rest_port, tmp_path_factory) -> Iterator[st
     from worker.serving_client import ServingClient
 
     client = ServingClient(target, "digits", timeout=2, retries=0)
-    wait_until(lambda: ("AVAILABLE" in dict(client.model_status()).values()), "model server", 90, proc, log)
+    wait_until(lambda: is_available(dict(client.model_status()).values()), "model server", 90, proc, log)
     client.close()
     yield target
     stop_all([proc])
@@ -130,7 +138,7 @@ def start_worker(redis_url: str, serving_target: str, log: Path, **extra: str) -
 
 def scan_files(mnist, count: int, side: int = 0) -> list[tuple[str, bytes]]:
     """Scans of MNIST test digits; with ``side``, large pages that take a while to read."""
-    from tests.scans import render_scan
+    from scans.generate import render_scan
 
     files = []
     for i in range(count):

@@ -5,12 +5,21 @@ import re
 import shutil
 import subprocess
 import tomllib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+from core.settings import env_name
 from digits.cli import COMMANDS
+from digits.stack import StackSettings
+from gateway.settings import GatewaySettings
+from serving.settings import ServingSettings
+from trainer.settings import TrainerEnv
+from worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -80,5 +89,48 @@ def test_readme_lists_every_environment_variable():
     used = set()
     for path in sources:
         used |= set(re.findall(r"DIGITS_[A-Z_]+[A-Z]", path.read_text()))
+    # Settings objects name their variables by their fields.
+    for settings in (GatewaySettings, WorkerSettings, ServingSettings, StackSettings, TrainerEnv):
+        used |= {env_name(name, field) for name, field in settings.model_fields.items()}
     missing = sorted(v for v in used if f"`{v}`" not in readme)
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+def _locked() -> dict[str, str]:
+    """{package: version} of requirements.lock, for this Python and platform."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if spec:
+            requirement = Requirement(spec)
+            if requirement.marker is None or requirement.marker.evaluate():
+                pins[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
+    return pins
+
+
+def test_the_lock_pins_every_dependency_within_pyproject_ranges():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    pins = _locked()
+    for text in wanted:
+        requirement = Requirement(text)
+        if canonicalize_name(requirement.name) == "digits":
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not in requirements.lock: refresh it (README, Tests)"
+        assert requirement.specifier.contains(pinned, prereleases=True), f"lock has {requirement.name}=={pinned}"
+
+
+def test_installed_packages_are_the_locked_versions():
+    """What this environment runs is what the lock says (CI installs with -c requirements.lock)."""
+    different = {}
+    for name, pinned in _locked().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # another extra's, not installed here
+        if installed != pinned:
+            different[name] = (installed, pinned)
+    assert not different, f"installed vs locked: {different}"

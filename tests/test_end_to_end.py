@@ -11,8 +11,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.scans import number_scan, render_scan
-from worker.preprocess import preprocess
+from scans.generate import number_scan, render_scan
+from scans.preprocess import preprocess
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import time
 import redis
 from rq import Queue
 
-from digits.batches import BatchStore
-from digits.dispatch import ChunkPolicy, chunk_job_id, enqueue_batch
+from contracts.jobs import BATCH_QUEUE
+from core.batch_store import BatchStore
 from digits.processes import free_port, port_open, python_module, spawn, start_redis, stop_all, wait_until
-from digits.queues import BATCH_QUEUE
+from gateway.dispatch import ChunkPolicy, chunk_job_id, enqueue_batch
 from tests.conftest import scan_files, start_worker
 
 FAST_RECOVERY = {"DIGITS_HEARTBEAT_INTERVAL": "1", "DIGITS_HEARTBEAT_TTL": "3", "DIGITS_MAINTENANCE_INTERVAL": "1"}

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from contracts.errors import ReadError
+from scans import Digits, preprocess
+from scans.generate import KINDS, scan_set
 from trainer.calibrate import fit_temperature, review_table, softmax
 from trainer.metrics import classification_metrics, expected_calibration_error
-from trainer.scans import KINDS, scan_set
-from worker.errors import WorkerError
-from worker.preprocess import Digits, preprocess
 
 LogitsFn = Callable[[np.ndarray], np.ndarray]
 
@@ -46,7 +46,7 @@ def read_scans(blobs: list[bytes], logits_fn: LogitsFn) -> list[str | None]:
     for blob in blobs:
         try:
             digits.append(preprocess(blob))
-        except WorkerError:
+        except ReadError:
             digits.append(None)
     images = [d.images for d in digits if d is not None]
     if not images:
@@ -76,5 +76,5 @@ def evaluate_scans(logits_fn: LogitsFn, x_test: np.ndarray, y_test: np.ndarray,
 SCAN_DESCRIPTION = (
     "MNIST test digits as ink on grey paper, off-centre, rotated up to 8 deg, uneven light, noise, "
     "blur and JPEG: single digits 30-300 px high, digits in printed boxes, and 2-6 digit numbers "
-    "(exact match); read through worker.preprocess.preprocess"
+    "(exact match); read through scans.preprocess"
 )

@@ -24,11 +24,16 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from contracts.models import (
+    DIGIT_CLASSES,
+    DIGIT_INPUT,
+    DIGIT_PROBABILITIES,
+    DIGIT_SIZE,
+    METRICS_FILE,
+    SIGNATURE_NAME,
+    existing_versions,
+)
 from trainer.errors import ExportError
-from trainer.versions import existing_versions
-
-SIGNATURE_NAME = "serving_default"
-INPUT_NAME = "images"
 
 
 def next_version(model_dir: Path) -> int:
@@ -74,8 +79,8 @@ def _write_saved_model(model: keras.Model, path: Path, temperature: float) -> No
         logits = model(tf.cast(images, tf.float32), training=False)
         probabilities = tf.nn.softmax(logits / temp, axis=-1)
         return {
-            "probabilities": probabilities,
-            "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+            DIGIT_PROBABILITIES: probabilities,
+            DIGIT_CLASSES: tf.argmax(probabilities, axis=-1, output_type=tf.int64),
         }
 
     archive = keras.export.ExportArchive()
@@ -83,7 +88,7 @@ def _write_saved_model(model: keras.Model, path: Path, temperature: float) -> No
     archive.add_endpoint(
         name=SIGNATURE_NAME,
         fn=serve,
-        input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8, name=INPUT_NAME)],
+        input_signature=[tf.TensorSpec([None, DIGIT_SIZE, DIGIT_SIZE], tf.uint8, name=DIGIT_INPUT)],
     )
     archive.write_out(str(path), verbose=False)
 
@@ -95,7 +100,7 @@ def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any],
     for _ in range(100):
         version = next_version(model_dir)
         metrics_with_version = {**metrics, "version": version}
-        (tmp / "metrics.json").write_text(json.dumps(metrics_with_version, indent=2) + "\n")
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics_with_version, indent=2) + "\n")
         if card is not None:
             (tmp / "MODEL_CARD.md").write_text(card(metrics_with_version))
         target = model_dir / str(version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from contracts.models import DIGIT_INPUT
 from trainer.augment import augmentation
 from trainer.layers import FusedBatchNorm
 
@@ -18,7 +19,7 @@ def build_model(width: int = 32, dense: int = 128, seed: int | None = None, augm
     scaling, augmentation and the logits stay float32 whatever the policy.
     """
     init = keras.initializers.HeNormal(seed=seed)
-    inputs = keras.Input(shape=(28, 28), dtype="float32", name="images")
+    inputs = keras.Input(shape=(28, 28), dtype="float32", name=DIGIT_INPUT)
     x = layers.Reshape((28, 28, 1), dtype="float32")(inputs)
     x = layers.Rescaling(1.0 / 255.0, dtype="float32")(x)
     if augment:

@@ -19,7 +19,7 @@ def model_card(metrics: dict[str, Any]) -> str:
     )
     return f"""# Model card: {metrics['model_name']} version {metrics.get('version', '?')}
 
-Reads one handwritten digit from a 28x28 image prepared by `worker.preprocess.preprocess`
+Reads one handwritten digit from a 28x28 image prepared by `scans.preprocess.preprocess`
 (the MNIST convention: white ink on black, digit fitted to 20x20, centre of mass at the centre).
 
 ## Intended use

@@ -6,7 +6,20 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from digits.config import Env
+from pydantic import Field
+
+from contracts.models import DEFAULT_MODEL_NAME
+from core.settings import DigitsSettings
+
+
+class TrainerEnv(DigitsSettings):
+    """The ``DIGITS_*`` variables behind the trainer's flags' defaults."""
+
+    mnist_dir: str | None = None
+    model_base: str = "models"
+    model_name: str = DEFAULT_MODEL_NAME
+    train_epochs: int = Field(24, ge=1)
+    train_precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -29,16 +42,16 @@ class TrainerSettings:
 
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> TrainerSettings:
     """Parse trainer flags; unset flags fall back to ``DIGITS_*`` variables, then defaults."""
-    env = Env(environ)
+    env = TrainerEnv.from_env(environ)
     parser = argparse.ArgumentParser(prog="digits train", description="Train and export the digits model.")
-    parser.add_argument("--data-dir", default=env.optional("DIGITS_MNIST_DIR"),
+    parser.add_argument("--data-dir", default=env.mnist_dir,
                         help="folder with the MNIST IDX files (env DIGITS_MNIST_DIR); "
                              "without it, Keras downloads MNIST")
-    parser.add_argument("--model-base", default=env.str("DIGITS_MODEL_BASE", "models"),
+    parser.add_argument("--model-base", default=env.model_base,
                         help="model base path (env DIGITS_MODEL_BASE, default ./models)")
-    parser.add_argument("--name", dest="model_name", default=env.str("DIGITS_MODEL_NAME", "digits"),
+    parser.add_argument("--name", dest="model_name", default=env.model_name,
                         help="model name (env DIGITS_MODEL_NAME, default digits)")
-    parser.add_argument("--epochs", type=int, default=env.int("DIGITS_TRAIN_EPOCHS", 24, minimum=1))
+    parser.add_argument("--epochs", type=int, default=env.train_epochs)
     parser.add_argument("--limit", type=int, default=None,
                         help="train on only the first N training images (quick runs)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -50,7 +63,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                         help="train-time scan augmentation (elastic, rotation, scale, shift, stroke, blur, "
                              "noise); on by default, --no-augment for quick runs")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"),
-                        default=env.str("DIGITS_TRAIN_PRECISION", "auto"),
+                        default=env.train_precision,
                         help="training arithmetic (env DIGITS_TRAIN_PRECISION): auto picks mixed bfloat16 on CPUs "
                              "with native bfloat16 (AVX512-BF16 or AMX), about twice as fast; the exported "
                              "model always computes in float32")

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from digits.cpu import has_native_bfloat16
+from contracts.models import DIGIT_SIGNATURE, WARMUP_FILE, existing_versions
+from core.cpu import has_native_bfloat16
 from trainer.data import Mnist, load_mnist
 from trainer.settings import TrainerSettings
-from trainer.versions import existing_versions
 
 
 def run(settings: TrainerSettings) -> Path | None:
@@ -92,7 +92,7 @@ def use_onednn_for_training() -> None:
 def _evaluate(model, data: Mnist, x_val, y_val, settings: TrainerSettings) -> tuple[dict[str, Any], dict[str, bytes]]:
     from trainer.evaluate import calibrate, evaluate_scans, evaluate_test
     from trainer.report import confusion_png, misclassified_png
-    from trainer.warmup import WARMUP_PATH, warmup_records
+    from trainer.warmup import warmup_records
 
     def logits(images: np.ndarray) -> np.ndarray:
         return model.predict(images.astype(np.float32), batch_size=512, verbose=0)
@@ -111,18 +111,13 @@ def _evaluate(model, data: Mnist, x_val, y_val, settings: TrainerSettings) -> tu
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         },
         "data": {"source": data.source, "test_images": int(len(data.x_test))},
-        "signature": {
-            "name": "serving_default",
-            "inputs": {"images": {"dtype": "uint8", "shape": [-1, 28, 28]}},
-            "outputs": {"probabilities": {"dtype": "float32", "shape": [-1, 10]},
-                        "classes": {"dtype": "int64", "shape": [-1]}},
-        },
+        "signature": DIGIT_SIGNATURE.describe(),
     }
     predicted = probabilities.argmax(axis=1)
     files = {
         "confusion_matrix.png": confusion_png(np.array(test["confusion_matrix"])),
         "misclassified.png": misclassified_png(data.x_test, data.y_test, predicted, probabilities.max(axis=1)),
-        WARMUP_PATH: warmup_records(data.x_test[:256], settings.model_name),
+        WARMUP_FILE: warmup_records(data.x_test[:256], settings.model_name),
     }
     return metrics, files
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
-
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-WARMUP_PATH = "assets.extra/tf_serving_warmup_requests"
+from contracts.models import DIGIT_INPUT, DIGIT_SIZE, SIGNATURE_NAME
+
 BATCH_SIZES = (1, 32, 256)
 
 
@@ -20,10 +20,10 @@ def warmup_records(images: np.ndarray, model_name: str) -> bytes:
     path = tf.io.gfile.join("ram://", f"warmup-{np.random.randint(1 << 30)}")
     with tf.io.TFRecordWriter(path) as writer:
         for size in BATCH_SIZES:
-            batch = np.resize(images, (size, 28, 28)).astype(np.uint8)
+            batch = np.resize(images, (size, DIGIT_SIZE, DIGIT_SIZE)).astype(np.uint8)
             request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
-            request.inputs["images"].CopyFrom(tf.make_tensor_proto(batch))
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SIGNATURE_NAME))
+            request.inputs[DIGIT_INPUT].CopyFrom(tf.make_tensor_proto(batch))
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
     with tf.io.gfile.GFile(path, "rb") as handle:

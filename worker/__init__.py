@@ -1,1 +1,1 @@
-"""RQ worker: decodes scans, preprocesses them the MNIST way and calls the model server."""
+"""RQ worker: reads each scan with the scan library, calls the model server over gRPC, records rows."""

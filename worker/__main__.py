@@ -7,7 +7,7 @@ import sys
 
 import redis
 
-from worker.preprocess import warm_up
+from scans.preprocess import warm_up
 from worker.runner import build_worker
 from worker.settings import WorkerSettings
 

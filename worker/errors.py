@@ -1,55 +1,29 @@
-"""Errors raised by the worker, named for the condition that caused them."""
+"""Errors the worker raises beyond the scan's own (:mod:`scans.errors`), named for the condition."""
+
+from __future__ import annotations
+
+from contracts.errors import ErrorCode, ReadError
 
 
-class WorkerError(Exception):
-    """Base class for worker errors. ``code`` is a stable machine-readable name."""
-
-    code = "worker_error"
-
-
-class InvalidImageError(WorkerError):
-    """The bytes are not an image we can decode (empty, truncated, unknown format)."""
-
-    code = "invalid_image"
-
-
-class ImageTooLargeError(InvalidImageError):
-    """The image has more pixels than the configured limit (or is a decompression bomb)."""
-
-    code = "image_too_large"
-
-
-class NoDigitFoundError(WorkerError):
-    """The image decoded fine but holds no ink that could be a digit."""
-
-    code = "no_digit_found"
-
-
-class ImageExpiredError(WorkerError):
+class ImageExpiredError(ReadError):
     """The uploaded bytes are gone from storage (their TTL ran out before a worker ran)."""
 
-    code = "image_expired"
+    code = ErrorCode.IMAGE_EXPIRED
 
 
-class ModelUnavailableError(WorkerError):
+class ModelUnavailableError(ReadError):
     """The model server could not be reached, or has no servable version, after retries."""
 
-    code = "model_unavailable"
+    code = ErrorCode.MODEL_UNAVAILABLE
 
 
-class PredictionRejectedError(WorkerError):
+class PredictionRejectedError(ReadError):
     """The model server rejected the request as malformed; retrying cannot help."""
 
-    code = "prediction_rejected"
+    code = ErrorCode.PREDICTION_REJECTED
 
 
-class TooManyDigitsError(WorkerError):
-    """The image holds more separate marks than one number could have (a page, a photo)."""
-
-    code = "too_many_digits"
-
-
-class ChunkFailedError(WorkerError):
+class ChunkFailedError(ReadError):
     """A chunk could not be run to the end (its worker died, or it timed out) and its retries are spent."""
 
-    code = "chunk_failed"
+    code = ErrorCode.CHUNK_FAILED

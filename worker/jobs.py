@@ -14,21 +14,23 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from digits.batches import BatchStore, error_row
-from digits.stats import count_predictions
+from contracts.errors import ReadError
+from contracts.rows import DigitReading, ResultRow, error_row
+from core.batch_store import BatchStore
+from core.stats import count_predictions
+from scans import Digits, preprocess
 from worker.context import get_context
-from worker.errors import ChunkFailedError, ImageExpiredError, WorkerError
-from worker.preprocess import Digits, preprocess
+from worker.errors import ChunkFailedError, ImageExpiredError
 from worker.serving_client import ServingClient
 
 
-def predict_image(data: bytes, include_inputs: bool = False) -> dict[str, Any]:
+def predict_image(data: bytes, include_inputs: bool = False) -> ResultRow:
     """Read one image. Bad input comes back as an ``error`` entry, not as a failed job.
 
     ``include_inputs`` adds each digit's 28x28 model input as a base64 PNG.
     """
     ctx = get_context()
-    rows = read_images([data], ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
+    rows = read_blobs([data], ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
                        include_inputs=include_inputs)
     job = get_current_job()
     if job is not None:
@@ -62,7 +64,7 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
             store.release_chunk(batch_id, chunk)
             return {"done": 0, "failed": 0}
     names = store.names(batch_id, todo)
-    rows = read_images(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
+    rows = read_blobs(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
                        include_inputs=state[1])
     done, failed = store.record(batch_id, _with_names(rows, todo, names), chunk=chunk)
     return {"done": done, "failed": failed}
@@ -82,7 +84,7 @@ def chunk_failed(job: Job, connection: Redis, exc_type: type, exc_value: BaseExc
     if job.retries_left or state is None or state[0] == "cancelled":
         store.release_chunk(batch_id, chunk)
         return
-    exc = exc_value if isinstance(exc_value, WorkerError) else ChunkFailedError(_describe(exc_type, exc_value))
+    exc = exc_value if isinstance(exc_value, ReadError) else ChunkFailedError(_describe(exc_type, exc_value))
     todo = store.pending(batch_id, indices)
     rows = [_error_row(exc) for _ in todo]
     store.record(batch_id, _with_names(rows, todo, store.names(batch_id, todo)), chunk=chunk,
@@ -97,22 +99,22 @@ def _describe(exc_type: type, exc_value: BaseException | None) -> str:
     return f"{exc_type.__name__}: {exc_value}"
 
 
-def _with_names(rows: list[dict[str, Any]], indices: list[int], names: list[str]) -> dict[int, dict[str, Any]]:
+def _with_names(rows: list[ResultRow], indices: list[int], names: list[str]) -> dict[int, ResultRow]:
     for row, index, name in zip(rows, indices, names):
         row["index"] = index
         row["file"] = name
     return dict(zip(indices, rows))
 
 
-def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: int,
-                review_threshold: float, include_inputs: bool = False) -> list[dict[str, Any]]:
+def read_blobs(blobs: list[bytes | None], client: ServingClient, max_pixels: int,
+                review_threshold: float, include_inputs: bool = False) -> list[ResultRow]:
     """Preprocess each blob, run every digit of every good one in one Predict call, build rows.
 
     A row's ``confidence`` is the product of its digits' calibrated confidences: the chance
     that the whole string is right. ``needs_review`` is set when it is below
     ``review_threshold``, and on errors: a person has to look at those too.
     """
-    rows: list[dict[str, Any] | None] = [None] * len(blobs)
+    rows: list[ResultRow | None] = [None] * len(blobs)
     scans: list[tuple[int, Digits]] = []
     for pos, data in enumerate(blobs):
         if data is None:
@@ -120,7 +122,7 @@ def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: in
             continue
         try:
             scans.append((pos, preprocess(data, max_pixels)))
-        except WorkerError as exc:
+        except ReadError as exc:
             rows[pos] = _error_row(exc)
     if scans:
         prediction = client.predict(np.concatenate([digits.images for _, digits in scans]))
@@ -133,13 +135,13 @@ def read_images(blobs: list[bytes | None], client: ServingClient, max_pixels: in
 
 
 def _result_row(digits: Digits, probs: np.ndarray, version: int, review_threshold: float,
-                include_inputs: bool) -> dict[str, Any]:
+                include_inputs: bool) -> ResultRow:
     classes = probs.argmax(axis=1)
     confidences = probs[np.arange(len(classes)), classes]
     confidence = float(np.prod(confidences))
-    per_digit = []
+    per_digit: list[DigitReading] = []
     for i, (digit, conf, box) in enumerate(zip(classes, confidences, digits.boxes)):
-        entry = {"digit": int(digit), "confidence": round(float(conf), 6), "box": [int(v) for v in box],
+        entry: DigitReading = {"digit": int(digit), "confidence": round(float(conf), 6), "box": [int(v) for v in box],
                  "probabilities": [round(float(p), 6) for p in probs[i]]}
         if include_inputs:
             entry["input_png"] = png_base64(digits.images[i])
@@ -161,5 +163,5 @@ def png_base64(image: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _error_row(exc: WorkerError) -> dict[str, Any]:
+def _error_row(exc: ReadError) -> ResultRow:
     return error_row(exc.code, str(exc))

@@ -21,7 +21,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from digits.queues import WORKER_QUEUES
+from contracts.jobs import WORKER_QUEUES
 from worker.settings import WorkerSettings
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
+from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME
 from worker.errors import ModelUnavailableError, PredictionRejectedError
 from worker.protos import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 from worker.tensors import from_tensor_proto, to_tensor_proto
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 256-image chunk is 200 KB; leave ample headroom
-INPUT_NAME = "images"
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,12 @@ class ServingClient:
         """Run the model on ``images`` (n, 28, 28) uint8, MNIST convention."""
         request = predict_pb2.PredictRequest()
         self._fill_spec(request.model_spec)
-        request.model_spec.signature_name = "serving_default"
-        request.inputs[INPUT_NAME].CopyFrom(to_tensor_proto(np.asarray(images, dtype=np.uint8)))
-        request.output_filter.append("probabilities")
+        request.model_spec.signature_name = SIGNATURE_NAME
+        request.inputs[DIGIT_INPUT].CopyFrom(to_tensor_proto(np.asarray(images, dtype=np.uint8)))
+        request.output_filter.append(DIGIT_PROBABILITIES)
         predict, _ = self._stubs()
         response = self._call(predict.Predict, request)
-        probabilities = from_tensor_proto(response.outputs["probabilities"]).astype(np.float32)
+        probabilities = from_tensor_proto(response.outputs[DIGIT_PROBABILITIES]).astype(np.float32)
         return Prediction(probabilities, int(response.model_spec.version.value))
 
     def model_status(self) -> list[tuple[int, str]]:

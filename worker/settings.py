@@ -1,47 +1,38 @@
-"""Worker settings, read from the environment."""
+"""Worker settings, read from ``DIGITS_*`` environment variables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
-from digits.batches import DEFAULT_RESULT_TTL
-from digits.config import Env
+from pydantic import Field, model_validator
+
+from contracts.models import DEFAULT_MODEL_NAME
+from core.batch_store import DEFAULT_RESULT_TTL
+from core.settings import DigitsSettings, InvalidSettingError
+from scans import DEFAULT_MAX_PIXELS
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(DigitsSettings):
     redis_url: str
     serving_target: str = "127.0.0.1:8500"
-    model_name: str = "digits"
-    model_version: int | None = None
+    model_name: str = DEFAULT_MODEL_NAME
+    model_version: int | None = Field(None, ge=1)
     model_label: str | None = None
-    grpc_timeout: float = 10.0
-    grpc_retries: int = 5
-    max_pixels: int = 40_000_000
-    result_ttl: int = DEFAULT_RESULT_TTL
-    review_threshold: float = 0.9
-    heartbeat_interval: int = 5
-    heartbeat_ttl: int = 15
-    maintenance_interval: int = 10
+    grpc_timeout: float = Field(10.0, ge=0.1)
+    grpc_retries: int = Field(5, ge=0)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, ge=1)
+    result_ttl: int = Field(DEFAULT_RESULT_TTL, ge=60)
+    review_threshold: float = Field(0.9, ge=0.0)
+    heartbeat_interval: int = Field(5, ge=1)
+    # Three missed beats by default: the TTL follows the interval unless set.
+    heartbeat_ttl: int | None = None
+    maintenance_interval: int = Field(10, ge=1)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
-        env = Env(environ)
-        version = env.optional("DIGITS_MODEL_VERSION")
-        interval = env.int("DIGITS_HEARTBEAT_INTERVAL", 5, minimum=1)
-        return cls(
-            redis_url=env.str("DIGITS_REDIS_URL", required=True),
-            serving_target=env.str("DIGITS_SERVING_TARGET", "127.0.0.1:8500"),
-            model_name=env.str("DIGITS_MODEL_NAME", "digits"),
-            model_version=int(version) if version else None,
-            model_label=env.optional("DIGITS_MODEL_LABEL"),
-            grpc_timeout=env.float("DIGITS_GRPC_TIMEOUT", 10.0, minimum=0.1),
-            grpc_retries=env.int("DIGITS_GRPC_RETRIES", 5, minimum=0),
-            max_pixels=env.int("DIGITS_MAX_PIXELS", 40_000_000, minimum=1),
-            result_ttl=env.int("DIGITS_RESULT_TTL", DEFAULT_RESULT_TTL, minimum=60),
-            review_threshold=env.float("DIGITS_REVIEW_THRESHOLD", 0.9, minimum=0.0),
-            heartbeat_interval=interval,
-            heartbeat_ttl=env.int("DIGITS_HEARTBEAT_TTL", 3 * interval, minimum=interval + 1),
-            maintenance_interval=env.int("DIGITS_MAINTENANCE_INTERVAL", 10, minimum=1),
-        )
+    @model_validator(mode="after")
+    def _heartbeat(self) -> Any:
+        if self.heartbeat_ttl is None:
+            object.__setattr__(self, "heartbeat_ttl", 3 * self.heartbeat_interval)
+        elif self.heartbeat_ttl < self.heartbeat_interval + 1:
+            raise InvalidSettingError(f"DIGITS_HEARTBEAT_TTL must be at least {self.heartbeat_interval + 1}, "
+                                      f"got {self.heartbeat_ttl}")
+        return self

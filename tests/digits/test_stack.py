@@ -10,7 +10,7 @@ import time
 import requests
 
 from digits.processes import free_port, http_ok, wait_until
-from tests.scans import render_scan
+from scans.generate import render_scan
 
 
 def _up(env, log):

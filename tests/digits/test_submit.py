@@ -7,10 +7,11 @@ import time
 import numpy as np
 import pytest
 
+from contracts.uploads import looks_like_image
 from digits.cli import main
-from digits.files import list_files, looks_like_image, read_images
+from digits.files import list_files, read_images
 from digits.submit import _split, submit
-from tests.scans import number_scan, render_scan
+from scans.generate import number_scan, render_scan
 
 
 @pytest.fixture

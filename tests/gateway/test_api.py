@@ -74,7 +74,7 @@ def test_a_zip_entry_that_cannot_be_unpacked_gets_its_own_row(client):
 
 
 def test_results_page_by_index_with_a_next_link(client, private_db):
-    from digits.batches import BatchStore
+    from core.batch_store import BatchStore
 
     batch = client.post("/v1/batches", data=_files(3)).json
     store = BatchStore(private_db[1])
@@ -118,7 +118,7 @@ def test_cancel_takes_waiting_chunks_off_the_queue_and_frees_their_images(client
 
 
 def test_a_finished_batch_cannot_be_cancelled(client, private_db):
-    from digits.batches import BatchStore
+    from core.batch_store import BatchStore
 
     batch = client.post("/v1/batches", data=_files(1)).json
     BatchStore(private_db[1]).record(batch["id"], {0: {"digits": "1", "error": None}})

@@ -4,8 +4,8 @@ import io
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from digits.batches import BatchStore
-from digits.stats import count_predictions
+from core.batch_store import BatchStore
+from core.stats import count_predictions
 from gateway import create_app
 from gateway.settings import GatewaySettings
 from tests.gateway.uploads import PNG

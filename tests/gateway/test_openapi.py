@@ -2,9 +2,9 @@
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from schemathesis import checks
 
 from gateway import create_app
 from gateway.settings import GatewaySettings

@@ -4,11 +4,11 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from digits.config import InvalidSettingError
+from core.settings import InvalidSettingError
 from serving.precision import resolve_precision
 from serving.settings import ServingSettings
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 
 @pytest.mark.parametrize(("flags", "setting", "expected"), [

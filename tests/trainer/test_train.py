@@ -1,18 +1,18 @@
 """What the trainer exports for each version, from the session's real training run."""
 
 import io
-import os
 import json
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from contracts.models import WARMUP_FILE as WARMUP_PATH
+from serving.model_store import read_warmup_requests
 from trainer.errors import DatasetError
 from trainer.settings import parse_args
 from trainer.train import run, training_policy, use_onednn_for_training
-from serving.model_store import read_warmup_requests
-from trainer.warmup import WARMUP_PATH
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import time
 import redis
 from rq import Queue
 
-from digits.batches import BatchStore
-from digits.dispatch import ChunkPolicy, cancel_chunks, enqueue_batch
+from contracts.jobs import BATCH_QUEUE
+from core.batch_store import BatchStore
 from digits.processes import stop_all, wait_until
-from digits.queues import BATCH_QUEUE
+from gateway.dispatch import ChunkPolicy, cancel_chunks, enqueue_batch
 from tests.conftest import scan_files, start_worker
 
 

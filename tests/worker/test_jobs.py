@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.scans import number_scan, render_scan
-from worker.jobs import read_images
+from scans.generate import number_scan, render_scan
+from worker.jobs import read_blobs
 from worker.serving_client import ServingClient
 
 
@@ -44,7 +44,7 @@ def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(client,
         "pdf": b"%PDF-1.4\n%...", "bomb": _bomb(), "blank": blank, "expired": None,
         "number": number_scan([mnist.x_test[i] for i in (1, 2)], np.random.default_rng(0)),
     }
-    rows = dict(zip(corpus, read_images(list(corpus.values()), client, max_pixels=40_000_000, review_threshold=0.9)))
+    rows = dict(zip(corpus, read_blobs(list(corpus.values()), client, max_pixels=40_000_000, review_threshold=0.9)))
     errors = {name: row["error"]["code"] for name, row in rows.items() if row["error"]}
     assert errors == {"empty": "invalid_image", "truncated": "invalid_image", "text": "invalid_image",
                       "pdf": "invalid_image", "bomb": "image_too_large", "blank": "no_digit_found",
@@ -56,10 +56,10 @@ def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(client,
 
 def test_needs_review_follows_the_whole_number_confidence(client, mnist):
     scan = number_scan([mnist.x_test[i] for i in (3, 4, 5, 6)], np.random.default_rng(2))
-    [row] = read_images([scan], client, max_pixels=40_000_000, review_threshold=0.9)
+    [row] = read_blobs([scan], client, max_pixels=40_000_000, review_threshold=0.9)
     confidences = [d["confidence"] for d in row["per_digit"]]
     assert row["confidence"] == pytest.approx(np.prod(confidences), rel=1e-4)
     assert row["confidence"] <= min(confidences)
     assert row["needs_review"] == (row["confidence"] < 0.9)
-    [strict] = read_images([scan], client, max_pixels=40_000_000, review_threshold=1.0)
+    [strict] = read_blobs([scan], client, max_pixels=40_000_000, review_threshold=1.0)
     assert strict["needs_review"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from worker.levels import histogram, ink_level, ink_threshold, noise_floor
+from scans.levels import histogram, ink_level, ink_threshold, noise_floor
 
 
 def _histogram(values: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from worker.levels import IMAGE
+from scans.levels import IMAGE
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from digits.config import Env, InvalidSettingError, MissingSettingError
+from core.settings import InvalidSettingError, MissingSettingError
 from gateway.settings import GatewaySettings
 from worker.settings import WorkerSettings
 
@@ -24,7 +24,7 @@ def test_typed_values_and_defaults():
                                         "DIGITS_MODEL_VERSION": "3"})
     assert settings.grpc_timeout == 2.5 and settings.model_version == 3
     assert settings.serving_target == "127.0.0.1:8500"
-    assert Env({"L": "a, b,,c"}).list("L") == ["a", "b", "c"]
+    assert GatewaySettings.from_env({"DIGITS_REDIS_URL": "r", "DIGITS_API_KEYS": "a, b,,c"}).api_keys == ("a", "b", "c")
 
 
 def test_chunk_policy_and_heartbeat_settings():

@@ -8,10 +8,8 @@ from rq import Callback, Queue, Retry
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 
-from digits.batches import DEFAULT_RESULT_TTL
-
-CHUNK_FUNCTION = "worker.jobs.predict_chunk"
-CHUNK_FAILED = "worker.jobs.chunk_failed"
+from contracts.jobs import CHUNK_FAILED, PREDICT_CHUNK, chunk_job_id
+from core.batch_store import DEFAULT_RESULT_TTL
 
 
 @dataclass(frozen=True)
@@ -19,7 +17,7 @@ class ChunkPolicy:
     """How a batch is cut into jobs and how each job is retried.
 
     ``timeout`` only stops a chunk that hangs; a worker that dies is noticed by its missed
-    heartbeats much sooner (see :mod:`worker.runner`).
+    heartbeats much sooner (the worker's heartbeat, README: what happens when something dies).
     """
 
     size: int = 256
@@ -29,11 +27,6 @@ class ChunkPolicy:
     result_ttl: int = DEFAULT_RESULT_TTL
 
 
-def chunk_job_id(batch_id: str, start: int) -> str:
-    """Job ids are derived from the chunk, so a chunk is never queued twice under two ids."""
-    return f"digits-{batch_id}-{start}"
-
-
 def enqueue_batch(queue: Queue, batch_id: str, total: int, policy: ChunkPolicy) -> int:
     """Queue every chunk of a batch of ``total`` images in one round trip; returns the chunk count."""
     retry = Retry(max=policy.retries, interval=list(policy.retry_delays)) if policy.retries else None
@@ -41,7 +34,7 @@ def enqueue_batch(queue: Queue, batch_id: str, total: int, policy: ChunkPolicy) 
     for start in range(0, total, policy.size):
         stop = min(start + policy.size, total)
         jobs.append(queue.prepare_data(
-            CHUNK_FUNCTION, args=(batch_id, list(range(start, stop))),
+            PREDICT_CHUNK, args=(batch_id, list(range(start, stop))),
             job_id=chunk_job_id(batch_id, start), timeout=policy.timeout,
             result_ttl=3600, failure_ttl=policy.result_ttl, retry=retry,
             on_failure=Callback(CHUNK_FAILED),

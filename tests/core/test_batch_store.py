@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from digits.batches import BatchNotFoundError, BatchStore
+from core.batch_store import BatchNotFoundError, BatchStore
 
 
 def _row(index, digit=None, error=None):
@@ -108,7 +108,7 @@ def test_cancel_stops_a_batch_and_keeps_what_was_read(redis_conn):
 
 
 def test_a_finished_batch_is_not_cancelled(redis_conn):
-    from digits.batches import BatchFinishedError
+    from core.batch_store import BatchFinishedError
 
     store = BatchStore(redis_conn)
     batch_id = store.create([("a.png", b"x")])
@@ -132,7 +132,7 @@ def test_list_pages_newest_first(redis_conn):
 
 
 def test_recorded_rows_feed_the_statistics_once(redis_conn):
-    from digits.stats import count_predictions, read_stats
+    from core.stats import count_predictions, read_stats
 
     store = BatchStore(redis_conn)
     batch_id = store.create([(f"{i}.png", b"x") for i in range(3)])

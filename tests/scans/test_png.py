@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.png import decode_png
+from scans.png import decode_png
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

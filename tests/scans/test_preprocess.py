@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.scans import render_scan, scan_set
-from worker.errors import NoDigitFoundError, TooManyDigitsError
-from worker.decode import decode_grey
-from worker.preprocess import preprocess, read_digits
+from scans.decode import decode_grey
+from scans.errors import NoDigitFoundError, TooManyDigitsError
+from scans.generate import render_scan, scan_set
+from scans.preprocess import preprocess, read_digits
 
 
 def _centre_of_mass(img):
@@ -151,14 +151,14 @@ def test_a_page_of_marks_is_too_many_digits():
 def _kernels():
     import numba
 
-    from worker import clean, levels, png, resample, segment
+    from scans import clean, components, levels, png, resample, segment
 
-    return {f"{module.__name__}.{name}": value for module in (clean, levels, png, resample, segment)
+    return {f"{module.__name__}.{name}": value for module in (clean, components, levels, png, resample, segment)
             for name, value in vars(module).items() if isinstance(value, numba.core.dispatcher.Dispatcher)}
 
 
 def test_warm_up_compiles_every_kernel_that_reading_scans_needs(mnist):
-    from worker.preprocess import warm_up
+    from scans.preprocess import warm_up
 
     warm_up()
     compiled = {name: len(kernel.signatures) for name, kernel in _kernels().items()}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.decode import decode_grey, image_size
-from worker.errors import ImageTooLargeError, InvalidImageError
+from scans.decode import decode_grey, image_size
+from scans.errors import ImageTooLargeError, InvalidImageError
 
 
 def _encode(image: Image.Image, fmt: str, **kw) -> bytes:
@@ -33,7 +33,7 @@ def test_formats_decode_to_the_same_luminance(grey, fmt):
 def test_modes(grey, mode):
     image = Image.fromarray(grey)
     if mode == "I;16":
-        image = Image.fromarray((grey.astype(np.uint16) * 257))
+        image = Image.fromarray(grey.astype(np.uint16) * 257)
     elif mode == "1":
         image = image.point(lambda v: 255 if v > 100 else 0).convert("1")
     else:

@@ -1,9 +1,10 @@
 """Scan preprocessing: image bytes in, MNIST-style 28x28 arrays (one per digit) out.
 
-This is the one place where a scan becomes model input. The trainer's scan-like evaluation,
+This is the one place where a scan becomes digit-model input. The trainer's scan-like evaluation,
 the worker and the benchmarks all call :func:`preprocess`, so there is no train/serve skew.
-Decode (:mod:`worker.decode`) -> clean (:mod:`worker.clean`: polarity, lighting, noise,
-printed lines) -> segment (:mod:`worker.segment`) -> each digit normalised as MNIST was.
+Decode (:mod:`scans.decode`) -> clean (:mod:`scans.clean`: polarity, lighting, noise,
+printed lines) -> segment (:mod:`scans.segment`) -> each digit normalised as MNIST was
+(:mod:`scans.normalise`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from worker.clean import clean
-from worker.decode import DEFAULT_MAX_PIXELS, REDUCTIONS, decode_grey, image_size
-from worker.errors import NoDigitFoundError, TooManyDigitsError
-from worker.levels import histogram, ink_level
-from worker.resample import shrink_stretched
-from worker.segment import segment
+from scans.clean import clean
+from scans.decode import DEFAULT_MAX_PIXELS, REDUCTIONS, decode_grey, image_size
+from scans.errors import NoDigitFoundError, TooManyDigitsError
+from scans.normalise import MNIST_SIZE, to_mnist
+from scans.segment import segment
 
-MNIST_SIZE = 28
-DIGIT_BOX = 20
-# A stroke's edge, as a share of its full ink level (MNIST boxes were cut at the pen's edge).
-EDGE_LEVEL = 0.25
 # More marks than this is a page of text or a photo, not a number.
 MAX_DIGITS = 32
 # Large pages are read at 1/2, 1/4 or 1/8 scale while the page keeps at least this many pixels
@@ -125,46 +121,3 @@ def read_digits(grey: np.ndarray) -> Digits:
         images[i] = to_mnist(crop)
     boxes = np.array([s.box for s in found.segments], np.int32).reshape(-1, 4)
     return Digits(images=images, boxes=boxes)
-
-
-def to_mnist(crop: np.ndarray) -> np.ndarray:
-    """Normalise one digit's uint8 ink crop (paper 0) the way MNIST was built.
-
-    Strokes are stretched to full white, the longer side is scaled to 20 px keeping the aspect
-    ratio, and the digit is placed in a 28x28 frame with its centre of mass at the centre.
-    """
-    level = ink_level(histogram(crop))
-    # Segmentation keeps faint halo pixels for connectivity; MNIST's box is the pen's own edge.
-    _, edge = cv2.threshold(crop, EDGE_LEVEL * level, 1, cv2.THRESH_BINARY)
-    left, top, width, height = cv2.boundingRect(edge)
-    if width:
-        crop = crop[top : top + height, left : left + width]
-    return _centre_by_mass(_fit_box(crop, 255.0 / level, DIGIT_BOX), MNIST_SIZE)
-
-
-def _fit_box(crop: np.ndarray, gain: float, box: int) -> np.ndarray:
-    """``min(crop * gain, 255)`` scaled so that its longer side is ``box`` px (float32)."""
-    height, width = crop.shape
-    scale = box / max(height, width)
-    size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
-    if scale < 1.0:
-        # Area averaging when shrinking is the anti-aliasing MNIST's own resampling had.
-        return shrink_stretched(crop, gain, *size)
-    stretched = np.minimum(crop.astype(np.float32) * gain, 255.0)
-    # Bilinear interpolation stays within 0..255 too.
-    return cv2.resize(stretched, size, interpolation=cv2.INTER_LINEAR)
-
-
-def _centre_by_mass(patch: np.ndarray, size: int) -> np.ndarray:
-    height, width = patch.shape
-    moments = cv2.moments(patch)
-    if moments["m00"] <= 0.0:
-        cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
-    else:
-        cy, cx = moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
-    # MNIST's centres of mass sit at (14.0, 14.0) in pixel-index coordinates.
-    top = min(max(int(round(size / 2.0 - cy)), 0), size - height)
-    left = min(max(int(round(size / 2.0 - cx)), 0), size - width)
-    out = np.zeros((size, size), dtype=np.uint8)
-    out[top : top + height, left : left + width] = cv2.convertScaleAbs(patch)  # rounds half to even, as np.round
-    return out

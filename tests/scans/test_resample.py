@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from worker.resample import shrink_stretched
+from scans.resample import shrink_stretched
 
 
 @pytest.mark.parametrize("shape", [(143, 104), (300, 37), (21, 20), (20, 20), (997, 3)])

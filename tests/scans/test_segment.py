@@ -1,12 +1,12 @@
 import cv2
 import numpy as np
 
-from tests.scans import boxed_scan, number_scan
-from worker.clean import clean
-from worker.decode import decode_grey
-from worker.preprocess import preprocess
-from worker.components import component_stats
-from worker.segment import segment
+from scans.clean import clean
+from scans.components import component_stats
+from scans.decode import decode_grey
+from scans.generate import boxed_scan, number_scan
+from scans.preprocess import preprocess
+from scans.segment import segment
 
 
 def _bar(mask, x, y, w, h):

@@ -16,7 +16,7 @@ import cv2
 import numba
 import numpy as np
 
-from worker.levels import histogram, ink_threshold, noise_floor
+from scans.levels import histogram, ink_threshold, noise_floor
 
 # Scans are small and workers run one per core: OpenCV's thread pool only adds overhead.
 cv2.setNumThreads(1)

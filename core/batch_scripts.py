@@ -1,4 +1,4 @@
-"""Lua scripts that change batch state atomically (see :mod:`digits.batches` for the keys)."""
+"""Lua scripts that change batch state atomically (see :mod:`core.batch_store` for the keys)."""
 
 # KEYS: meta, results, running, stats. ARGV: ttl, now, chunk id or '', batch error or '',
 # then quadruples of (index, json, failed 0/1, digit string).

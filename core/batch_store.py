@@ -28,19 +28,14 @@ from typing import Any
 
 import redis
 
-from digits.batch_scripts import CANCEL, RECORD
-from digits.stats import STATS_KEY
+from contracts.batches import CANCELLED, DONE, FAILED, QUEUED, RUNNING
+from contracts.rows import ResultRow
+from core.batch_scripts import CANCEL, RECORD
+from core.stats import STATS_KEY
 
 DEFAULT_RESULT_TTL = 7 * 24 * 3600
 INDEX_KEY = "digits:batches"
 SEQUENCE_KEY = "digits:batches:seq"
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
-
-
-def error_row(code: str, message: str) -> dict[str, Any]:
-    """The result row of an image that could not be read: no digits, and a person must look."""
-    return {"digits": None, "confidence": None, "needs_review": True, "per_digit": [],
-            "error": {"code": code, "message": message}}
 
 
 class BatchNotFoundError(KeyError):
@@ -82,7 +77,7 @@ class BatchStore:
         if files:
             pipe.hset(self._key(batch_id, ":names"), mapping={str(i): name for i, (name, _) in enumerate(files)})
             pipe.expire(self._key(batch_id, ":names"), self.result_ttl)
-        meta = {"status": "queued", "total": len(files), "done": 0, "failed": 0,
+        meta = {"status": QUEUED, "total": len(files), "done": 0, "failed": 0,
                 "include_inputs": int(include_inputs), "created_at": now, "updated_at": now}
         pipe.hset(self._key(batch_id), mapping=meta)
         pipe.expire(self._key(batch_id), self.result_ttl)
@@ -136,7 +131,7 @@ class BatchStore:
         before = self._cancel(keys=[self._key(batch_id)], args=[_now()])
         if before is None:
             raise BatchNotFoundError(batch_id)
-        if before.decode() in ("done", "failed"):
+        if before.decode() in (DONE, FAILED):
             raise BatchFinishedError(batch_id)
         self._drop_unread_images(batch_id)
         return self.get(batch_id)
@@ -184,7 +179,7 @@ class BatchStore:
         """Uploaded bytes for ``indices``; None where they expired or were already consumed."""
         return self.redis.mget([self._key(batch_id, f":img:{i}") for i in indices])
 
-    def record(self, batch_id: str, rows: dict[int, dict[str, Any]], chunk: str | None = None,
+    def record(self, batch_id: str, rows: dict[int, ResultRow], chunk: str | None = None,
                error: str | None = None) -> tuple[int, int]:
         """Record result rows once each; returns how many (done, failed) were new.
 
@@ -200,7 +195,7 @@ class BatchStore:
             self.redis.delete(*[self._key(batch_id, f":img:{i}") for i in rows])
         return int(added[0]), int(added[1])
 
-    def results(self, batch_id: str, start: int = 0, stop: int | None = None) -> Iterable[dict[str, Any]]:
+    def results(self, batch_id: str, start: int = 0, stop: int | None = None) -> Iterable[ResultRow]:
         """Result rows of images ``start`` to ``stop`` (exclusive; the batch's end by default) in
         upload order; images still pending are left out. Rows are fetched a page at a time,
         never all at once."""
@@ -220,18 +215,18 @@ def _summary(batch_id: str, raw: dict[bytes, bytes], running_counts: list[bytes]
     total, done, failed = int(meta["total"]), int(meta["done"]), int(meta["failed"])
     running = min(sum(int(v) for v in running_counts), total - done - failed)
     status = meta["status"]
-    if status == "queued" and ("started_at" in meta or done + failed):
-        status = "running"
+    if status == QUEUED and ("started_at" in meta or done + failed):
+        status = RUNNING
     unread = total - done - failed - running
     return {
         "id": batch_id,
         "status": status,
         "total": total,
-        "queued": 0 if status == "cancelled" else unread,
+        QUEUED: 0 if status == CANCELLED else unread,
         "running": running,
         "done": done,
         "failed": failed,
-        "cancelled": unread if status == "cancelled" else 0,
+        CANCELLED: unread if status == CANCELLED else 0,
         "processed": done + failed,
         "error": meta.get("error"),
         "created_at": float(meta["created_at"]),

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from worker.components import label_components
-
+from scans.components import label_components
 
 # A component this small (relative to the largest) and this short is a speck, not a stroke.
 SPECK_AREA = 0.05

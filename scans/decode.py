@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from worker.errors import ImageTooLargeError, InvalidImageError
-from worker.png import SIGNATURE as PNG_SIGNATURE
-from worker.png import decode_png
+from scans.errors import ImageTooLargeError, InvalidImageError
+from scans.png import SIGNATURE as PNG_SIGNATURE
+from scans.png import decode_png
 
 # Scans larger than this are refused rather than decoded; 40 MP covers an A4 page at 600 dpi.
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -41,7 +41,7 @@ def decode_grey(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int =
     size = _plain_size(data)
     if size is not None:
         _check_pixels(*size, max_pixels)
-        # Our PNG path (see worker.png) is 2.5x faster than libpng on noisy scans; OpenCV
+        # Our PNG path (see scans.png) is 2.5x faster than libpng on noisy scans; OpenCV
         # decodes the other plain 8-bit scans 3x faster than Pillow and applies EXIF orientation.
         grey = decode_png(data) if data.startswith(PNG_SIGNATURE) else None
         if grey is None:
