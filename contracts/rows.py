@@ -7,7 +7,9 @@ Workers build rows, the batch store keeps them as JSON, the gateway streams them
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, TypeVar
+
+_Cell = TypeVar("_Cell")
 
 
 class ErrorInfo(TypedDict):
@@ -47,3 +49,22 @@ def error_row(code: str, message: str) -> ResultRow:
 def is_failed(row: ResultRow) -> bool:
     """True for an error row."""
     return bool(row.get("error"))
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection, OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: _Cell) -> _Cell | str:
+    """A value made safe to write into a CSV cell that a spreadsheet will open.
+
+    Text that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
+    a tab or a carriage return) gets a leading single quote, as OWASP advises, so that it shows
+    as the text it is; NUL bytes are dropped. Other values (numbers, booleans, None) are left as
+    they are. The gateway's CSV results, ``digits submit -o x.csv`` and the web page's CSV
+    download (``gateway/static/app.js``, the same rule in JavaScript) all write cells through it.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\0", "")
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text

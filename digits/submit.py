@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from contracts.rows import csv_cell
 from digits.client import GatewayClient, GatewayError
 from digits.files import list_files, read_images
 
@@ -57,7 +58,11 @@ class Progress:
 
 
 class ResultWriter:
-    """Appends rows to a CSV or JSONL file (chosen by extension); knows the rows already there."""
+    """Appends rows to a CSV or JSONL file (chosen by extension); knows the rows already there.
+
+    A CSV holds each path as :func:`contracts.rows.csv_cell` wrote it (``=x.png`` as ``'=x.png``):
+    :meth:`has` compares paths in that form.
+    """
 
     def __init__(self, path: Path):
         self.path = path
@@ -75,6 +80,10 @@ class ResultWriter:
             self._csv.writerow(COLUMNS)
         self._lock = threading.Lock()
 
+    def has(self, path: str) -> bool:
+        """True when ``path`` already has its row in the output."""
+        return (path if self.jsonl else csv_cell(path)) in self.done
+
     def _read(self):
         with open(self.path, newline="", encoding="utf-8") as handle:
             if self.jsonl:
@@ -88,7 +97,8 @@ class ResultWriter:
                 if self.jsonl:
                     self._handle.write(json.dumps(row) + "\n")
                 else:
-                    self._csv.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+                    # Names and messages that a spreadsheet would run as formulas are neutralised.
+                    self._csv.writerow(["" if row[c] is None else csv_cell(row[c]) for c in COLUMNS])
             self._handle.flush()
 
     def close(self) -> None:
@@ -118,7 +128,7 @@ def submit(folder: Path, url: str, output: Path, files_per_request: int = 250,
     writer = ResultWriter(output)
     # Files are told apart from images by content as they are uploaded, not in a first pass
     # over the folder: the first request leaves at once, however large the folder.
-    files = [(rel, path) for rel, path in list_files(folder) if rel not in writer.done]
+    files = [(rel, path) for rel, path in list_files(folder) if not writer.has(rel)]
     skipped = len(writer.done)
     client = GatewayClient(url, api_key=api_key)
     progress = Progress(total=len(files), stream=stream)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 
 from contracts.errors import ErrorCode
-from contracts.rows import error_row
+from contracts.rows import csv_cell, error_row
 from gateway import deps
 from gateway.dispatch import cancel_chunks, enqueue_batch
 from gateway.errors import ApiError
@@ -126,8 +126,9 @@ def _csv_stream(rows: Iterable[dict]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         error = row.get("error")
-        writer.writerow([row.get("index"), row.get("file"), row.get("digits"), row.get("confidence"),
-                         row.get("needs_review"), f"{error['code']}: {error['message']}" if error else ""])
+        cells = [row.get("index"), row.get("file"), row.get("digits"), row.get("confidence"),
+                 row.get("needs_review"), f"{error['code']}: {error['message']}" if error else ""]
+        writer.writerow([csv_cell(cell) for cell in cells])  # no formulas for spreadsheets
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

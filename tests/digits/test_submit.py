@@ -174,3 +174,18 @@ def test_requests_cover_every_file_once_in_order_with_a_small_first_one(count):
     assert all(chunks) and all(len(chunk) <= 250 for chunk in chunks)
     if count:
         assert len(chunks[0]) == min(count, 32)
+
+
+def test_submit_csv_neutralises_names_that_spreadsheets_would_run_and_still_resumes(gateway_url, tmp_path, mnist):
+    root = tmp_path / "formulas"
+    root.mkdir()
+    names = ["=cmd|' \\C calc'!A0.png", "+SUM(1).png", "@x.png", "-2+3.png", "\tlead.png", "plain.png"]
+    for i, name in enumerate(names):
+        (root / name).write_bytes(render_scan(mnist.x_test[i]))
+    out = tmp_path / "formulas.csv"
+    assert submit(root, gateway_url, out, poll_seconds=0.1) == 0
+    paths = [r["path"] for r in _rows(out)]
+    assert sorted(paths) == sorted(("'" + n if n[0] in "=+-@\t" else n) for n in names)
+    # Re-running finds every file in the output, in its neutralised form: nothing is sent twice.
+    assert submit(root, gateway_url, out, poll_seconds=0.1) == 0
+    assert len(_rows(out)) == len(names)

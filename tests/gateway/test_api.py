@@ -139,3 +139,27 @@ def test_models_lists_versions_with_state_and_metrics(private_db, model_base, mo
 def test_models_says_why_serving_state_is_missing(client):
     body = client.get("/v1/models").json
     assert body["versions"] == [] and "DIGITS_SERVING_REST_URL" in body["serving_error"]
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1)", "@x", "-2+3", "\tx", "\rx", '=HYPERLINK("http://evil.example")']
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised():
+    from contracts.rows import csv_cell
+
+    assert [csv_cell(text) for text in FORMULAS] == ["'" + text for text in FORMULAS]
+    assert csv_cell("a\0b.png") == "ab.png" and csv_cell("\0=1") == "'=1"
+    assert [csv_cell(value) for value in ("scans/=1.png", "7", "", 3, 0.5, True, None)] == [
+        "scans/=1.png", "7", "", 3, 0.5, True, None]
+
+
+def test_csv_results_neutralise_formulas_in_names(client):
+    import csv
+
+    names = ["=cmd|' /C calc'!A0.png", "+SUM(1).png", "@x.png"]  # the client takes 3 files at most
+    data = {"files": [(io.BytesIO(b"not an image"), name) for name in names]}
+    batch = client.post("/v1/batches", data=data).json
+    text = client.get(f"/v1/batches/{batch['id']}/results?format=csv").data.decode()
+    table = list(csv.reader(io.StringIO(text)))
+    assert [row[1] for row in table[1:]] == ["'" + name for name in names]
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in table for cell in row)
