@@ -7,6 +7,7 @@ expands far beyond its size (a zip bomb) is refused as a whole, before anything 
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -100,14 +101,22 @@ def _unsupported(message: str) -> dict[str, str]:
 
 
 def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -> list[Upload]:
-    """The files of a zip archive, with their paths inside it; refuses unsafe archives."""
+    """The files of a zip archive, with their paths inside it; refuses unsafe archives.
+
+    ``budget`` is what the whole archive may expand to (what is left of the request limit).
+    What every entry declares is checked before anything is unpacked, and what is actually
+    read is counted against the same limits as it is read.
+    """
     try:
         archive = zipfile.ZipFile(BytesIO(data))
-        entries = [info for info in archive.infolist() if not info.is_dir() and not is_clutter(info.filename)]
+        infos = archive.infolist()
+        entries = [info for info in infos if not info.is_dir() and not is_clutter(info.filename)]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ApiError(ErrorCode.INVALID_ZIP, f"{name!r} is not a readable zip archive: {exc}") from None
-    _check_zip(name, entries, settings, budget)
+    _check_overlaps(name, data, infos)
+    _check_zip(name, entries, settings, budget, len(data))
     uploads = []
+    expanded = 0
     for info in entries:
         entry_name = clean_name(info.filename, info.filename)
         if info.flag_bits & 0x1:
@@ -125,11 +134,50 @@ def expand_zip(name: str, data: bytes, settings: GatewaySettings, budget: int) -
         if len(content) > settings.max_file_bytes:
             raise ApiError(ErrorCode.FILE_TOO_LARGE, f"{name!r}: {info.filename!r} expands beyond "
                            f"{settings.max_file_bytes} bytes")
+        expanded += len(content)  # the bytes read, whatever the headers said
+        _check_expansion(name, expanded, len(data), settings, budget)
         uploads.append(_typed(entry_name, content))
     return uploads
 
 
-def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySettings, budget: int) -> None:
+# A local file header: signature, versions, flags, method, time, date, CRC, sizes, then the
+# lengths of the name and the extra field that sit between it and the entry's data.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+
+
+def _check_overlaps(name: str, data: bytes, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse entries whose headers or data overlap (or share one offset): the trick of zip
+    bombs that make many entries out of the same compressed bytes, which no archiver writes."""
+    spans = []
+    for info in infos:
+        start = info.header_offset
+        header = data[start : start + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise ApiError(ErrorCode.INVALID_ZIP, f"{name!r}: entry {info.filename!r} has no local header at "
+                           f"offset {start}")
+        *_, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        spans.append((start, start + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size,
+                      info.filename))
+    spans.sort()
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
+        if start < end:
+            raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r}: entries {first!r} and {second!r} overlap (they share "
+                           "compressed data, as zip bombs do); the archive was refused")
+
+
+def _check_expansion(name: str, expanded: int, packed: int, settings: GatewaySettings, budget: int) -> None:
+    """The archive's entries, together, expand within the request's budget and ratio."""
+    if expanded > budget:
+        raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r} expands to more than the {settings.max_request_bytes} "
+                       "bytes allowed per request")
+    ratio = expanded / max(packed, 1)
+    if expanded > 1_000_000 and ratio > settings.max_zip_ratio:
+        raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r} expands {ratio:.0f} times its size; the limit is "
+                       f"{settings.max_zip_ratio} (a zip bomb?)")
+
+
+def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySettings, budget: int,
+               packed: int) -> None:
     if len(entries) > settings.max_files:
         raise ApiError(ErrorCode.TOO_MANY_FILES,
                        f"{name!r} holds {len(entries)} files; the limit is {settings.max_files}")
@@ -144,7 +192,5 @@ def _check_zip(name: str, entries: list[zipfile.ZipInfo], settings: GatewaySetti
         if info.file_size > 1_000_000 and ratio > settings.max_zip_ratio:
             raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r}: {info.filename!r} expands {ratio:.0f} times; the limit is "
                            f"{settings.max_zip_ratio} (a zip bomb?)")
-    declared = sum(info.file_size for info in entries)
-    if declared > budget:
-        raise ApiError(ErrorCode.ZIP_BOMB, f"{name!r} expands to {declared} bytes, more than the "
-                       f"{settings.max_request_bytes} bytes allowed per request")
+    # Every entry counts, whatever its size: many small ones add up too.
+    _check_expansion(name, sum(info.file_size for info in entries), packed, settings, budget)

@@ -2,6 +2,7 @@
 
 import io
 
+import numpy as np
 import pytest
 
 from gateway import create_app
@@ -102,3 +103,34 @@ def test_the_status_codes_used_are_the_ones_documented(client):
 def test_405_names_the_allowed_methods(client):
     response = client.put("/v1/batches")
     assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+@pytest.fixture
+def roomy_client(private_db):
+    """The default limits (1 GB a request, 20 MB a file), under which these archives stay."""
+    return create_app(GatewaySettings(redis_url=private_db[0])).test_client()
+
+
+@pytest.mark.parametrize("archive", [
+    pytest.param(lambda: u.overlapping_zip(), id="300 entries over the same 1 MB"),
+    pytest.param(lambda: u.overlapping_zip(50, names=True), id="entries of other names sharing one offset"),
+    pytest.param(lambda: u.zip_of_many_small_bombs(), id="many entries under 1 MB each"),
+])
+def test_zip_bombs_of_many_entries_are_refused_before_anything_is_stored(roomy_client, private_db, archive):
+    data = archive()
+    assert len(data) < 100_000
+    response = roomy_client.post("/v1/batches", **_upload("files", ("a.zip", data)))
+    assert (response.status_code, response.json["error"]["code"]) == (413, "zip_bomb"), response.json
+    assert private_db[1].dbsize() == 0  # nothing was queued or stored
+
+
+def test_overlapping_entries_are_named(roomy_client):
+    response = roomy_client.post("/v1/batches", **_upload("files", ("a.zip", u.overlapping_zip(3, size=5000))))
+    assert response.status_code == 413 and "overlap" in response.json["error"]["message"]
+
+
+def test_a_zip_of_ordinary_scans_still_expands(roomy_client):
+    archive = u.zip_of({f"scans/{i}.png": u.png_bytes(np.random.default_rng(i).integers(0, 255, (40, 40), np.uint8))
+                        for i in range(50)})
+    response = roomy_client.post("/v1/batches", **_upload("files", ("a.zip", archive)))
+    assert response.status_code == 202 and response.json["total"] == 50

@@ -67,3 +67,30 @@ def zip_with_unknown_method() -> bytes:
         at = data.find(signature)
         data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
     return bytes(data)
+
+
+def overlapping_zip(entries: int = 300, size: int = 999_000, names: bool = False) -> bytes:
+    """A few KB whose ``entries`` directory entries all point at the same compressed ``size``
+    bytes (one local header, many central ones): each entry is under 1 MB, the whole expands
+    ``entries`` times. ``names`` gives each entry a name of its own (same length) instead of one
+    shared name."""
+    data = zip_of({"a.png": b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8)})
+    directory = data.find(b"PK\x01\x02")
+    end = data.find(b"PK\x05\x06")
+    record = data[directory:end]
+    records = []
+    for i in range(entries):
+        own = bytearray(record)
+        if names:
+            own[46:51] = f"{i % 100000:05d}".encode()  # the 5-character name "a.png" becomes "00042"
+        records.append(bytes(own))
+    central = b"".join(records)
+    tail = bytearray(data[end:])
+    tail[8:12] = struct.pack("<HH", entries, entries)
+    tail[12:20] = struct.pack("<II", len(central), directory)
+    return data[:directory] + central + bytes(tail)
+
+
+def zip_of_many_small_bombs(entries: int = 20, size: int = 900_000) -> bytes:
+    """Entries of their own (no overlap), each under 1 MB of zeros: together ~1000 times the zip."""
+    return zip_of({f"{i}.png": b"\x89PNG\r\n\x1a\n" + b"\0" * size for i in range(entries)})
