@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     MISSING_FILES = ("missing_files", 400)
     INVALID_ZIP = ("invalid_zip", 400)
     UNSAFE_ZIP = ("unsafe_zip", 400)
+    INVALID_MULTIPART = ("invalid_multipart", 400)
     MISSING_API_KEY = ("missing_api_key", 401)
     INVALID_API_KEY = ("invalid_api_key", 401)
     BATCH_NOT_FOUND = ("batch_not_found", 404)
@@ -36,6 +37,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_FILES = ("too_many_files", 413)
     ZIP_BOMB = ("zip_bomb", 413)
     UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415)
+    RATE_LIMITED = ("rate_limited", 429)
     # One image: the same codes answer /v1/predict and fill a batch row.
     UNSUPPORTED_TYPE = ("unsupported_type", 415)
     INVALID_IMAGE = ("invalid_image", 422)

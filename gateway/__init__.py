@@ -16,8 +16,13 @@ def create_app(config: GatewaySettings | None = None, connection: redis.Redis | 
     settings' URL. redis-py connects lazily, so building the app opens no socket.
     """
     settings = config or GatewaySettings.from_env()
+    from gateway.params import FORM_PARTS_SLACK, GatewayRequest
+
     app = Flask(__name__)
+    app.request_class = GatewayRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # Werkzeug parses at most 1,000 form parts by default: a batch may hold DIGITS_MAX_FILES.
+    app.config["MAX_FORM_PARTS"] = settings.max_files + FORM_PARTS_SLACK
     app.json.sort_keys = False
     app.extensions["digits.settings"] = settings
     app.extensions["digits.redis"] = connection or redis.Redis.from_url(settings.redis_url)

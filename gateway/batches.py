@@ -15,7 +15,7 @@ from contracts.rows import csv_cell, error_row
 from gateway import deps
 from gateway.dispatch import cancel_chunks, enqueue_batch
 from gateway.errors import ApiError
-from gateway.params import flag, int_arg, require_multipart
+from gateway.params import flag, int_arg, require_file_parts, require_multipart
 from gateway.uploads import collect
 
 bp = Blueprint("batches", __name__, url_prefix="/v1")
@@ -32,12 +32,14 @@ def create_batch():
     ``?include_inputs=true`` keeps each digit's 28x28 model input in the rows.
     """
     require_multipart()
+    require_file_parts("files")
     storages = request.files.getlist("files")
     if not storages:
         raise ApiError(ErrorCode.MISSING_FILES, "send images or a .zip as multipart/form-data field 'files'")
     settings = deps.settings()
     if len(storages) > settings.max_files:
-        raise ApiError(ErrorCode.TOO_MANY_FILES, f"{len(storages)} files; the limit is {settings.max_files}")
+        raise ApiError(ErrorCode.TOO_MANY_FILES, f"{len(storages)} files; the limit is {settings.max_files} per "
+                       "request (send the rest in another)")
     include_inputs = flag("include_inputs")
     uploads = collect(storages, settings)
     if not uploads:

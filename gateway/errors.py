@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from contracts.errors import ErrorCode
@@ -56,8 +56,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _request_too_large(exc: RequestEntityTooLarge):
+        # Werkzeug raises this for a body over MAX_CONTENT_LENGTH, a form of more than
+        # MAX_FORM_PARTS parts, and a text field over MAX_FORM_MEMORY_SIZE: name the real cause.
         limit = app.config["MAX_CONTENT_LENGTH"]
-        return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request is larger than {limit} bytes")
+        length = request.content_length
+        if length is not None and length > limit:
+            return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request is larger than {limit} bytes")
+        files = app.extensions["digits.settings"].max_files
+        if getattr(request, "file_parts", 0) >= files:
+            return error_response(ErrorCode.TOO_MANY_FILES, f"more than {files} files in one request; the limit "
+                                  f"is {files} per request (send the rest in another)")
+        if length is None:  # a chunked body that went over the limit
+            return error_response(ErrorCode.REQUEST_TOO_LARGE, f"the request is larger than {limit} bytes")
+        return error_response(ErrorCode.REQUEST_TOO_LARGE, f"a form part that is not a file is larger than "
+                              f"{app.config['MAX_FORM_MEMORY_SIZE']} bytes, or the form has more than "
+                              f"{app.config['MAX_FORM_PARTS']} parts")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,7 +12,7 @@ from contracts.errors import ErrorCode
 from contracts.jobs import PREDICT_IMAGE
 from gateway import deps
 from gateway.errors import ApiError, row_error
-from gateway.params import flag, require_multipart
+from gateway.params import flag, require_file_parts, require_multipart
 from gateway.uploads import clean_name, kind_of, not_an_image, read_upload
 
 bp = Blueprint("predict", __name__, url_prefix="/v1")
@@ -25,6 +25,7 @@ def predict():
     ``?include_inputs=true`` adds the 28x28 image the model saw for each digit (base64 PNG).
     """
     require_multipart()
+    require_file_parts("file")
     storage = request.files.get("file")
     if storage is None:
         raise ApiError(ErrorCode.MISSING_FILE, "send the image as multipart/form-data field 'file'")

@@ -7,6 +7,7 @@ expands far beyond its size (a zip bomb) is refused as a whole, before anything 
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -51,9 +52,15 @@ def read_upload(storage: FileStorage, limit: int) -> bytes:
     return data
 
 
+# C0 and C1 control characters and DEL: a name holding them (NUL, CR, LF, tab, escape
+# sequences) would garble logs, terminals and CSV files, so each becomes U+FFFD.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def clean_name(name: str | None, fallback: str) -> str:
-    """A folder-relative path with forward slashes (browsers and zips send either kind)."""
-    name = (name or "").replace("\\", "/").lstrip("/")
+    """A folder-relative path with forward slashes (browsers and zips send either kind), its
+    control characters replaced by U+FFFD."""
+    name = _CONTROLS.sub("\ufffd", name or "").replace("\\", "/").lstrip("/")
     while name.startswith("./"):
         name = name[2:]
     return name or fallback

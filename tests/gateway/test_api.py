@@ -163,3 +163,54 @@ def test_csv_results_neutralise_formulas_in_names(client):
     table = list(csv.reader(io.StringIO(text)))
     assert [row[1] for row in table[1:]] == ["'" + name for name in names]
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in table for cell in row)
+
+
+def _raw_post(client, path: str, files: list[tuple[bytes, bytes]], field: bytes = b"files"):
+    from tests.gateway.uploads import multipart
+
+    body, content_type = multipart(files, field)
+    return client.post(path, data=body, content_type=content_type)
+
+
+def test_more_than_a_thousand_files_in_one_request(private_db):
+    # Werkzeug parses 1,000 form parts by default; README promises DIGITS_MAX_FILES.
+    app = create_app(GatewaySettings(redis_url=private_db[0], chunk_size=500))
+    response = _raw_post(app.test_client(), "/v1/batches", [(f"{i}.png".encode(), PNG) for i in range(2500)])
+    assert response.status_code == 202, response.json
+    assert response.json["total"] == 2500
+
+
+@pytest.mark.parametrize("count", [1201, 1300])
+def test_too_many_files_in_one_request_names_the_limit(private_db, count):
+    # 1201: our own count; 1300: beyond the parser's limit (the files and a few parts more).
+    app = create_app(GatewaySettings(redis_url=private_db[0], max_files=1200))
+    response = _raw_post(app.test_client(), "/v1/batches", [(f"{i}.png".encode(), PNG) for i in range(count)])
+    assert (response.status_code, response.json["error"]["code"]) == (413, "too_many_files"), response.json
+    assert "1200" in response.json["error"]["message"] and "bytes" not in response.json["error"]["message"]
+
+
+def test_line_breaks_in_file_names_never_lose_a_part(client, private_db):
+    # 106 parts, 3 of them with a raw CR or LF in the name: werkzeug reads those 3 as text
+    # fields, so they used to vanish (103 rows for 106 parts). Now the request says why.
+    app = create_app(GatewaySettings(redis_url=private_db[0]))
+    files = [(f"{i}.png".encode(), PNG) for i in range(103)]
+    files += [(b"line1\nline2.png", PNG), (b"line1\r\nline2.png", PNG), (b"cr\rx.png", PNG)]
+    response = _raw_post(app.test_client(), "/v1/batches", files)
+    assert (response.status_code, response.json["error"]["code"]) == (400, "invalid_multipart"), response.json
+    assert "3 part(s)" in response.json["error"]["message"] and "CR or LF" in response.json["error"]["message"]
+    assert private_db[1].dbsize() == 0
+    one = _raw_post(app.test_client(), "/v1/predict", [(b"a\nb.png", PNG)], field=b"file")
+    assert (one.status_code, one.json["error"]["code"]) == (400, "invalid_multipart")
+
+
+def test_control_characters_in_file_names_are_replaced(client):
+    names = [b"nul\x00x.png", b"tab\tx.png", b"esc\x1b[31mx.png", b"del\x7fx.png", b"plain.png"]
+    batch = _raw_post(client, "/v1/batches", [(name, b"not an image") for name in names[:3]]).json
+    rows = client.get(f"/v1/batches/{batch['id']}/results").json["results"]
+    assert [row["file"] for row in rows] == ["nul\ufffdx.png", "tab\ufffdx.png", "esc\ufffd[31mx.png"]
+    batch = _raw_post(client, "/v1/batches", [(name, b"not an image") for name in names[3:]]).json
+    rows = client.get(f"/v1/batches/{batch['id']}/results").json["results"]
+    assert [row["file"] for row in rows] == ["del\ufffdx.png", "plain.png"]
+    zipped = client.post("/v1/batches", data={"files": [(io.BytesIO(zip_of({"a\tb.txt": b"x"})), "z.zip")]}).json
+    rows = client.get(f"/v1/batches/{zipped['id']}/results").json["results"]
+    assert [row["file"] for row in rows] == ["a\ufffdb.txt"]

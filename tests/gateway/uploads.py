@@ -94,3 +94,12 @@ def overlapping_zip(entries: int = 300, size: int = 999_000, names: bool = False
 def zip_of_many_small_bombs(entries: int = 20, size: int = 900_000) -> bytes:
     """Entries of their own (no overlap), each under 1 MB of zeros: together ~1000 times the zip."""
     return zip_of({f"{i}.png": b"\x89PNG\r\n\x1a\n" + b"\0" * size for i in range(entries)})
+
+
+def multipart(files: list[tuple[bytes, bytes]], field: bytes = b"files", boundary: bytes = b"digits-test-boundary"
+              ) -> tuple[bytes, str]:
+    """A raw multipart/form-data body, file names exactly as given (no escaping at all, as a
+    careless client would send them); returns the body and its content type."""
+    parts = [b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + field + b"\"; filename=\"" + name
+             + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + b"\r\n" for name, data in files]
+    return b"".join(parts) + b"--" + boundary + b"--\r\n", f"multipart/form-data; boundary={boundary.decode()}"
