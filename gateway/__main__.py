@@ -1,4 +1,4 @@
-"""``python -m gateway``: serve the gateway with waitress, a production WSGI server."""
+"""``python -m gateway``: serve the gateway with waitress, a production WSGI server (gateway.server)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from gateway.settings import GatewaySettings
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(message)s")
     settings = GatewaySettings.from_env()
-    import waitress
+    from gateway.server import serve
 
     app = create_app(settings)
     print(f"gateway listening on http://{settings.host}:{settings.port}", flush=True)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=16, ident="digits")
+    serve(app, settings)
     return 0
 
 
