@@ -31,11 +31,13 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return {added_ok, added_failed}
 """
 
-# KEYS: meta. ARGV: now. Returns the status before the call, or nil for no such batch; only a
-# batch still in progress becomes cancelled.
+# KEYS: meta. ARGV: now, owner or ''. Returns the status before the call, or nil for no such
+# batch (or one of another owner, when an owner is given); only a batch still in progress
+# becomes cancelled.
 CANCEL = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return nil end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return nil end
 if status == 'queued' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[1], 'updated_at', ARGV[1])
 end

@@ -13,6 +13,13 @@ Keys, all under ``digits:batch:<id>``:
 
 ``digits:batches`` (sorted set) lists every batch by a creation sequence number, newest last,
 for paging; entries whose batch has expired are dropped as a listing meets them.
+``digits:batches:owner:<owner>`` lists the batches of one owner the same way.
+
+**Owners.** A batch created with an ``owner`` (the gateway passes an id derived from the API
+key, never the key) records it, and every read that names an owner (:meth:`BatchStore.get`,
+:meth:`~BatchStore.list_batches`, :meth:`~BatchStore.cancel`) sees only that owner's batches:
+another's is "not found", so that ids do not leak. ``owner=None`` reads every batch (no keys,
+an admin key, the workers).
 
 Every image is in exactly one state: queued, running, done (read), failed (could not be read)
 or cancelled (its batch was cancelled before it was read).
@@ -60,11 +67,12 @@ class BatchStore:
         return f"digits:batch:{batch_id}{suffix}"
 
     def create(self, files: Sequence[tuple[str, bytes | None]], image_ttl: int | None = None,
-               include_inputs: bool = False) -> str:
+               include_inputs: bool = False, owner: str | None = None) -> str:
         """Store the uploaded files and the batch record; returns the new batch id.
 
         A file given as ``None`` stores no bytes: the caller records its error row at once.
         ``include_inputs`` makes workers add each digit's 28x28 model input to the rows.
+        ``owner`` (an id, never a secret) makes the batch that owner's.
         """
         batch_id = uuid.uuid4().hex
         now = _now()
@@ -77,58 +85,69 @@ class BatchStore:
         if files:
             pipe.hset(self._key(batch_id, ":names"), mapping={str(i): name for i, (name, _) in enumerate(files)})
             pipe.expire(self._key(batch_id, ":names"), self.result_ttl)
-        meta = {"status": QUEUED, "total": len(files), "done": 0, "failed": 0,
-                "include_inputs": int(include_inputs), "created_at": now, "updated_at": now}
+        meta: dict[str, Any] = {"status": QUEUED, "total": len(files), "done": 0, "failed": 0,
+                                "include_inputs": int(include_inputs), "created_at": now, "updated_at": now}
+        if owner:
+            meta["owner"] = owner
         pipe.hset(self._key(batch_id), mapping=meta)
         pipe.expire(self._key(batch_id), self.result_ttl)
         pipe.zadd(INDEX_KEY, {batch_id: sequence})
+        if owner:
+            # The owner's list outlives its newest batch, and expires when nothing is left in it.
+            pipe.zadd(_owner_index(owner), {batch_id: sequence})
+            pipe.expire(_owner_index(owner), self.result_ttl)
         pipe.execute()
         return batch_id
 
-    def get(self, batch_id: str) -> dict[str, Any]:
+    def get(self, batch_id: str, owner: str | None = None) -> dict[str, Any]:
         """Status, counts per state and timestamps of one batch.
 
         ``status`` is queued, running, done, failed (finished, but a system error such as the
         model server staying down, named in ``error``, stopped some images being read) or
-        cancelled.
+        cancelled. With ``owner``, another owner's batch is not found.
         """
-        found = self._get_many([batch_id])
+        found = self._get_many([batch_id], owner)
         if not found:
             raise BatchNotFoundError(batch_id)
         return found[0]
 
-    def _get_many(self, batch_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def _get_many(self, batch_ids: Sequence[str], owner: str | None = None) -> list[dict[str, Any]]:
         pipe = self.redis.pipeline(transaction=False)
         for batch_id in batch_ids:
             pipe.hgetall(self._key(batch_id))
             pipe.hvals(self._key(batch_id, ":running"))
         replies = pipe.execute()
         return [_summary(batch_id, raw, running) for batch_id, raw, running
-                in zip(batch_ids, replies[::2], replies[1::2]) if raw]
+                in zip(batch_ids, replies[::2], replies[1::2])
+                if raw and (owner is None or raw.get(b"owner") == owner.encode())]
 
-    def list_batches(self, limit: int, before: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
-        """Up to ``limit`` batches, newest first, created before the cursor ``before``.
+    def list_batches(self, limit: int, before: int | None = None,
+                     owner: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to ``limit`` batches, newest first, created before the cursor ``before``; with
+        ``owner``, that owner's only.
 
         Returns the batches and the cursor of the next page (None on the last page).
         """
+        index = _owner_index(owner) if owner is not None else INDEX_KEY
         top = f"({before}" if before is not None else "+inf"
-        entries = self.redis.zrevrangebyscore(INDEX_KEY, top, "-inf", start=0, num=limit + 1, withscores=True)
+        entries = self.redis.zrevrangebyscore(index, top, "-inf", start=0, num=limit + 1, withscores=True)
         page = entries[:limit]
         ids = [member.decode() for member, _ in page]
-        batches = self._get_many(ids)
+        batches = self._get_many(ids, owner)
         expired = set(ids) - {batch["id"] for batch in batches}
         if expired:
-            self.redis.zrem(INDEX_KEY, *expired)
+            self.redis.zrem(index, *expired)
         cursor = int(page[-1][1]) if len(entries) > limit else None
         return batches, cursor
 
-    def cancel(self, batch_id: str) -> dict[str, Any]:
+    def cancel(self, batch_id: str, owner: str | None = None) -> dict[str, Any]:
         """Cancel a batch in progress: chunks not yet started will not run, and the images
         nobody is reading are deleted. Cancelling a cancelled batch changes nothing.
 
-        Raises BatchNotFoundError, or BatchFinishedError when it is already done or failed.
+        Raises BatchNotFoundError (also for another owner's batch, with ``owner``), or
+        BatchFinishedError when it is already done or failed.
         """
-        before = self._cancel(keys=[self._key(batch_id)], args=[_now()])
+        before = self._cancel(keys=[self._key(batch_id)], args=[_now(), owner or ""])
         if before is None:
             raise BatchNotFoundError(batch_id)
         if before.decode() in (DONE, FAILED):
@@ -208,6 +227,10 @@ class BatchStore:
             for raw in self.redis.hmget(key, indices):
                 if raw is not None:
                     yield json.loads(raw)
+
+
+def _owner_index(owner: str) -> str:
+    return f"{INDEX_KEY}:owner:{owner}"
 
 
 def _summary(batch_id: str, raw: dict[bytes, bytes], running_counts: list[bytes]) -> dict[str, Any]:

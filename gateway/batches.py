@@ -45,7 +45,8 @@ def create_batch():
     if not uploads:
         raise ApiError(ErrorCode.MISSING_FILES, "the upload holds no files (only folders or clutter)")
     store = deps.batch_store()
-    batch_id = store.create([(u.name, u.data) for u in uploads], include_inputs=include_inputs)
+    batch_id = store.create([(u.name, u.data) for u in uploads], include_inputs=include_inputs,
+                            owner=deps.creator())
     rejected = {i: {"index": i, "file": u.name, **error_row(**u.error)} for i, u in enumerate(uploads) if u.error}
     if rejected:
         store.record(batch_id, rejected)
@@ -64,24 +65,25 @@ def _with_links(batch: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/batches")
 def list_batches():
-    """Batches, newest first, ``limit`` per page; ``next`` is the URL of the next page."""
+    """Batches, newest first, ``limit`` per page; ``next`` is the URL of the next page. A key
+    sees its own batches; an admin key (or no keys) every batch."""
     limit = int_arg("limit", 20, minimum=1, maximum=200)
     cursor = int_arg("cursor", None, minimum=0)
-    batches, next_cursor = deps.batch_store().list_batches(limit, before=cursor)
+    batches, next_cursor = deps.batch_store().list_batches(limit, before=cursor, owner=deps.owner())
     next_url = url_for("batches.list_batches", limit=limit, cursor=next_cursor) if next_cursor else None
     return jsonify({"batches": [_with_links(b) for b in batches], "next": next_url})
 
 
 @bp.get("/batches/<batch_id>")
 def get_batch(batch_id: str):
-    """Status and counts of one batch."""
-    return jsonify(_with_links(deps.batch_store().get(batch_id)))
+    """Status and counts of one batch (another key's batch is not found)."""
+    return jsonify(_with_links(deps.batch_store().get(batch_id, owner=deps.owner())))
 
 
 @bp.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str):
     """Cancel a batch: chunks not yet started are not run; rows already read are kept."""
-    batch = deps.batch_store().cancel(batch_id)
+    batch = deps.batch_store().cancel(batch_id, owner=deps.owner())
     cancel_chunks(deps.batch_queue(), batch_id, batch["total"], deps.settings().chunk_size)
     return jsonify(_with_links(batch))
 
@@ -99,7 +101,7 @@ def get_results(batch_id: str):
     offset = int_arg("offset", 0, minimum=0)
     limit = int_arg("limit", None, minimum=1, maximum=10_000)
     store = deps.batch_store()
-    meta = store.get(batch_id)
+    meta = store.get(batch_id, owner=deps.owner())
     stop = meta["total"] if limit is None else min(offset + limit, meta["total"])
     next_url = None
     if stop < meta["total"]:

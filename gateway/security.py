@@ -1,10 +1,12 @@
-"""API keys for ``/v1`` and CORS headers for browsers on other origins."""
+"""API keys for ``/v1`` (and whose batches each key sees), and CORS headers for browsers on
+other origins."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from contracts.errors import ErrorCode
 from gateway.errors import error_response
@@ -12,7 +14,15 @@ from gateway.settings import GatewaySettings
 
 KEY_HEADER = "X-API-Key"
 ALLOWED_HEADERS = f"Content-Type, {KEY_HEADER}, Authorization"
-EXPOSED_HEADERS = "Location, Link"
+EXPOSED_HEADERS = "Location, Link, Retry-After"
+# The label under which a key is hashed into the id that owns its batches.
+_KEY_ID_LABEL = b"digits api key id v1"
+
+
+def key_id(key: str) -> str:
+    """The id stored as the owner of a key's batches: HMAC-SHA256 of the key (under a fixed
+    label), never the key itself."""
+    return hmac.new(_KEY_ID_LABEL, key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def presented_key() -> str | None:
@@ -26,20 +36,29 @@ def presented_key() -> str | None:
     return value.strip() or None
 
 
+def key_kind(key: str, settings: GatewaySettings) -> str | None:
+    """"admin", "key" or None (not a key of this gateway), comparing in constant time."""
+    presented = key.encode()
+    admin = any([hmac.compare_digest(presented, known.encode()) for known in settings.admin_api_keys])
+    plain = any([hmac.compare_digest(presented, known.encode()) for known in settings.api_keys])
+    return "admin" if admin else "key" if plain else None
+
+
 def install(app: Flask, settings: GatewaySettings) -> None:
-    """Require a key on ``/v1`` when keys are configured; answer CORS for allowed origins."""
-    keys = [key.encode() for key in settings.api_keys]
+    """Require a key on ``/v1`` when keys are configured, and note whose it is (``g.key_id``,
+    ``g.admin``); answer CORS for allowed origins."""
 
     @app.before_request
     def _require_key():
-        if not keys or not request.path.startswith("/v1/") or request.method == "OPTIONS":
+        if not settings.keys_required or not request.path.startswith("/v1/") or request.method == "OPTIONS":
             return None  # preflights carry no credentials by design
         key = presented_key()
         if key is None:
             response = error_response(ErrorCode.MISSING_API_KEY, f"send an API key in the {KEY_HEADER} header")
-        elif not any(hmac.compare_digest(key.encode(), known) for known in keys):
+        elif (kind := key_kind(key, settings)) is None:
             response = error_response(ErrorCode.INVALID_API_KEY, "the API key is not valid")
         else:
+            g.key_id, g.admin = key_id(key), kind == "admin"
             return None
         response.headers["WWW-Authenticate"] = "Bearer"
         return response

@@ -29,7 +29,10 @@ class GatewaySettings(DigitsSettings):
     model_name: str = DEFAULT_MODEL_NAME
     model_base: Path | None = None
     # When any key is set, every /v1 route needs one (X-API-Key or Authorization: Bearer).
+    # A batch belongs to the key that created it: another key neither sees nor cancels it.
     api_keys: tuple[str, ...] = ()
+    # Keys that also see and cancel every key's batches.
+    admin_api_keys: tuple[str, ...] = ()
     # Origins allowed to call the API from a browser; "*" allows any.
     cors_origins: tuple[str, ...] = ()
     # A zip whose entries expand more than this many times their compressed size is a bomb.
@@ -39,3 +42,8 @@ class GatewaySettings(DigitsSettings):
     def chunk_policy(self) -> ChunkPolicy:
         return ChunkPolicy(size=self.chunk_size, retries=self.chunk_retries, retry_delays=self.chunk_retry_delays,
                            timeout=self.chunk_timeout, result_ttl=self.result_ttl)
+
+    @property
+    def keys_required(self) -> bool:
+        """True when /v1 needs a key (any key, admin or not, is configured)."""
+        return bool(self.api_keys or self.admin_api_keys)

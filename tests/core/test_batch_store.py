@@ -142,3 +142,25 @@ def test_recorded_rows_feed_the_statistics_once(redis_conn):
     count_predictions(redis_conn, [{"digits": "11", "error": None}, {"digits": None, "error": {"code": "x"}}])
     assert read_stats(redis_conn) == {"batch:done": 1, "batch:failed": 1, "digit:9": 1, "digit:0": 2,
                                       "digit:2": 1, "digit:1": 3, "predict:done": 1, "predict:failed": 1}
+
+
+def test_an_owner_sees_and_cancels_only_its_own_batches(redis_conn):
+    store = BatchStore(redis_conn)
+    alice = [store.create([("a.png", b"x")], owner="id-alice") for _ in range(3)]
+    bob = store.create([("b.png", b"x")], owner="id-bob")
+    unowned = store.create([("c.png", b"x")])
+    assert store.get(alice[0], owner="id-alice")["id"] == alice[0]
+    with pytest.raises(BatchNotFoundError):
+        store.get(alice[0], owner="id-bob")
+    with pytest.raises(BatchNotFoundError):
+        store.get(unowned, owner="id-bob")
+    with pytest.raises(BatchNotFoundError):
+        store.cancel(alice[0], owner="id-bob")
+    assert store.get(alice[0])["status"] == "queued"
+    assert store.cancel(alice[0], owner="id-alice")["status"] == "cancelled"
+    page, cursor = store.list_batches(2, owner="id-alice")
+    rest, last = store.list_batches(2, before=cursor, owner="id-alice")
+    assert [b["id"] for b in page + rest] == alice[::-1] and last is None
+    assert [b["id"] for b in store.list_batches(10, owner="id-bob")[0]] == [bob]
+    assert [b["id"] for b in store.list_batches(10)[0]] == [unowned, bob, *alice[::-1]]
+    assert store.cancel(bob)["status"] == "cancelled"  # no owner named: any batch
