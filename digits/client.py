@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,8 +18,17 @@ class GatewayError(RuntimeError):
     """The gateway answered with an error, or could not be reached. The message says which."""
 
 
+# A gateway with a rate limit answers 429 with Retry-After: wait that long (at most this many
+# seconds) and send the request again, a few times.
+RATE_LIMIT_RETRIES = 5
+RATE_LIMIT_MAX_WAIT = 60.0
+
+
 class GatewayClient:
-    """Calls the gateway; ``api_key`` is sent as ``X-API-Key`` when the gateway requires one."""
+    """Calls the gateway; ``api_key`` is sent as ``X-API-Key`` when the gateway requires one.
+
+    A request refused by the gateway's rate limit (429) is sent again after its ``Retry-After``.
+    """
 
     def __init__(self, url: str, timeout: float = 120.0, api_key: str | None = None):
         self.url = url.rstrip("/")
@@ -69,14 +79,32 @@ class GatewayClient:
                     yield json.loads(line)
 
     def _open(self, request: urllib.request.Request):
-        try:
-            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 - user-given URL
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
             try:
-                message = json.loads(raw)["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = raw.decode(errors="replace").strip() or exc.reason
-            raise GatewayError(f"HTTP {exc.code}: {message}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise GatewayError(f"cannot reach the gateway at {self.url}: {exc}") from exc
+                return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 - user-given URL
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429 or attempt == RATE_LIMIT_RETRIES:
+                    raise self._error(exc) from exc
+                time.sleep(_retry_after(exc.headers.get("Retry-After")))
+            except (urllib.error.URLError, OSError) as exc:
+                raise GatewayError(f"cannot reach the gateway at {self.url}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _error(exc: urllib.error.HTTPError) -> GatewayError:
+        raw = exc.read()
+        try:
+            message = json.loads(raw)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = raw.decode(errors="replace").strip() or exc.reason
+        return GatewayError(f"HTTP {exc.code}: {message}")
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds; 1 when absent or not a number)."""
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.1), RATE_LIMIT_MAX_WAIT)
+

@@ -27,15 +27,17 @@ def create_app(config: GatewaySettings | None = None, connection: redis.Redis | 
     app.extensions["digits.settings"] = settings
     app.extensions["digits.redis"] = connection or redis.Redis.from_url(settings.redis_url)
 
-    from gateway import metrics, security
+    from gateway import metrics, ratelimit, security
     from gateway.batches import bp as batches_bp
     from gateway.health import bp as health_bp
     from gateway.models import bp as models_bp
     from gateway.predict import bp as predict_bp
     from gateway.web import bp as web_bp
 
-    # Metrics first, so that requests refused by the key check are timed and counted too.
+    # Metrics first, so that requests refused by the limit or the key check are timed and
+    # counted too; the limit before the key check, so that wrong keys are limited too.
     metrics.install(app, app.extensions["digits.redis"])
+    ratelimit.install(app, settings)
     security.install(app, settings)
     for blueprint in (predict_bp, batches_bp, models_bp, health_bp, web_bp):
         app.register_blueprint(blueprint)

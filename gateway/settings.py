@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from contracts.models import DEFAULT_MODEL_NAME
 from core.batch_store import DEFAULT_RESULT_TTL
-from core.settings import DigitsSettings
+from core.settings import DigitsSettings, InvalidSettingError
 from gateway.dispatch import ChunkPolicy
 
 
@@ -37,6 +37,22 @@ class GatewaySettings(DigitsSettings):
     cors_origins: tuple[str, ...] = ()
     # A zip whose entries expand more than this many times their compressed size is a bomb.
     max_zip_ratio: int = Field(200, ge=1)
+    # Requests per client (API key, or address without one), e.g. "600/minute" or
+    # "20/second;600/minute"; none by default.
+    rate_limit: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str | None) -> str | None:
+        from limits import parse_many
+
+        if value:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise InvalidSettingError(f"DIGITS_RATE_LIMIT: {value!r} is not a rate limit such as "
+                                          "'600/minute' or '20/second;600/minute'") from None
+        return value or None
 
     @property
     def chunk_policy(self) -> ChunkPolicy:

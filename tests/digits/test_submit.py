@@ -189,3 +189,25 @@ def test_submit_csv_neutralises_names_that_spreadsheets_would_run_and_still_resu
     # Re-running finds every file in the output, in its neutralised form: nothing is sent twice.
     assert submit(root, gateway_url, out, poll_seconds=0.1) == 0
     assert len(_rows(out)) == len(names)
+
+
+def test_the_client_waits_out_the_gateways_rate_limit(redis_url):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from digits.client import GatewayClient
+    from gateway import create_app
+    from gateway.settings import GatewaySettings
+
+    app = create_app(GatewaySettings(redis_url=redis_url.rsplit("/", 1)[0] + "/8", api_keys=("k-1",),
+                                     rate_limit="2/second"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = GatewayClient(f"http://127.0.0.1:{server.server_port}", api_key="k-1")
+        started = time.monotonic()
+        assert all(client.get_json("/v1/batches")["batches"] == [] for _ in range(6))
+        assert time.monotonic() - started >= 1  # it did have to wait
+    finally:
+        server.shutdown()
