@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL_NAME = "digits"
+# The string reader: a whole digit string per row, read without cutting it into digits.
+STRING_MODEL_NAME = "strings"
 SIGNATURE_NAME = "serving_default"
 # TF Serving replays these Predict requests when it loads a version (SavedModel warmup).
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

@@ -1,9 +1,12 @@
 """Server-side batching: concurrent Predict requests for one servable run as one call.
 
-As TF Serving's batching: a batch closes when it holds ``max_batch_size`` rows or when its
-oldest request has waited ``batch_timeout_micros``; ``num_batch_threads`` batches run at
-once; past ``max_enqueued_batches`` full batches of waiting rows, requests are refused with
-UNAVAILABLE rather than queued without bound.
+As TF Serving's batching (its ``SharedBatchScheduler`` queue): a request larger than
+``max_batch_size`` rows is refused (INVALID_ARGUMENT, "Task size N is larger than maximum
+input batch size M"); with ``enable_large_batch_splitting`` a request is cut into pieces of
+the execution batch size. A batch closes when it holds the execution batch size or when its
+oldest request has waited ``batch_timeout_micros``; ``num_batch_threads`` batches run at once;
+past ``max_enqueued_batches`` batches of waiting rows, requests are refused with UNAVAILABLE
+rather than queued without bound.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ RunFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 class BatchQueueFullError(RuntimeError):
     """Too many rows are already waiting; the caller should answer UNAVAILABLE."""
+
+
+class BatchTooLargeError(ValueError):
+    """A request holds more rows than ``max_batch_size``; the caller answers INVALID_ARGUMENT."""
 
 
 @dataclass
@@ -58,15 +65,37 @@ class Batcher:
     def submit(self, key: Hashable, run: RunFn, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run ``feeds`` (all inputs share dim 0) through ``run``, batched with others."""
         rows = int(next(iter(feeds.values())).shape[0])
-        if rows >= self.config.max_batch_size:
+        if rows > self.config.max_batch_size:
+            raise BatchTooLargeError(f"Task size {rows} is larger than maximum input batch size "
+                                     f"{self.config.max_batch_size}")
+        size = self.config.execution_batch_size
+        if rows <= size:
+            return self._submit_one(key, run, feeds, rows)
+        # Large-batch splitting: pieces of the execution size, each batched like any request.
+        pieces = [self._enqueue(key, run, {n: v[start : start + size] for n, v in feeds.items()},
+                                min(size, rows - start)) for start in range(0, rows, size)]
+        results = [self._wait(task) for task in pieces]
+        return {name: np.concatenate([r[name] for r in results]) if results[0][name].ndim else results[0][name]
+                for name in results[0]}
+
+    def _submit_one(self, key: Hashable, run: RunFn, feeds: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        if rows == self.config.execution_batch_size:
             return run(feeds)  # already a full batch: merging would only add latency
+        return self._wait(self._enqueue(key, run, feeds, rows))
+
+    def _enqueue(self, key: Hashable, run: RunFn, feeds: dict[str, np.ndarray], rows: int) -> _Task:
         task = _Task(key, run, feeds, rows)
         with self._cond:
-            if self._waiting_rows + rows > self.config.max_enqueued_batches * self.config.max_batch_size:
+            limit = self.config.max_enqueued_batches * self.config.execution_batch_size
+            if self._waiting_rows + rows > limit:
                 raise BatchQueueFullError("the batch queue is full; retry later")
             self._queues.setdefault(key, deque()).append(task)
             self._waiting_rows += rows
             self._cond.notify_all()
+        return task
+
+    @staticmethod
+    def _wait(task: _Task) -> dict[str, np.ndarray]:
         task.done.wait()
         if task.error is not None:
             raise task.error
@@ -95,7 +124,7 @@ class Batcher:
                     self._cond.wait()
                     continue
                 remaining = queue[0].enqueued + timeout - time.monotonic()
-                if remaining > 0 and sum(t.rows for t in queue) < self.config.max_batch_size:
+                if remaining > 0 and sum(t.rows for t in queue) < self.config.execution_batch_size:
                     self._cond.wait(remaining)
                     continue
                 return self._take(queue)
@@ -107,7 +136,7 @@ class Batcher:
     def _take(self, queue: deque[_Task]) -> list[_Task]:
         batch = [queue.popleft()]
         rows = batch[0].rows
-        while queue and rows + queue[0].rows <= self.config.max_batch_size:
+        while queue and rows + queue[0].rows <= self.config.execution_batch_size:
             rows += queue[0].rows
             batch.append(queue.popleft())
         self._waiting_rows -= rows

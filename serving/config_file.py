@@ -2,13 +2,14 @@
 
 ``models.config`` is a ``ModelServerConfig`` text proto (parsed with TF Serving's own message
 definition). ``batching.config`` is TF Serving's ``BatchingParameters`` text format, whose
-message is not shipped in tensorflow-serving-api, so its few scalar fields are read here.
+message is not shipped in tensorflow-serving-api, so its few wrapped scalar fields are read
+here.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -38,29 +39,58 @@ class VersionPolicy:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """One ``config`` entry of a ``model_config_list``."""
+
     name: str
     policy: VersionPolicy = VersionPolicy()
     labels: dict[str, int] = field(default_factory=dict)
+    base_path: str = ""
 
 
 @dataclass(frozen=True)
 class BatchingConfig:
-    max_batch_size: int = 256
-    batch_timeout_micros: int = 2000
+    """The fields of TF Serving's ``BatchingParameters`` that shape a batch.
+
+    As TF Serving's ``GetQueueOptions``: ``max_batch_size`` is the largest request a queue
+    accepts (its ``input_batch_size_limit``); with ``enable_large_batch_splitting`` a request
+    is cut into pieces of ``max_execution_batch_size`` (``max_batch_size`` when unset), and
+    batches run at that size.
+    """
+
+    max_batch_size: int = 1000
+    batch_timeout_micros: int = 0
     num_batch_threads: int = 2
-    max_enqueued_batches: int = 100
+    max_enqueued_batches: int = 10
+    enable_large_batch_splitting: bool = False
+    max_execution_batch_size: int | None = None
+
+    @property
+    def execution_batch_size(self) -> int:
+        if self.enable_large_batch_splitting and self.max_execution_batch_size:
+            return self.max_execution_batch_size
+        return self.max_batch_size
 
 
-def read_model_config(path: str | Path, name: str) -> ModelConfig:
-    """The policy and labels of model ``name`` in a ``models.config`` file."""
+def read_server_config(path: str | Path) -> list[ModelConfig]:
+    """Every model of a ``models.config`` file, in file order."""
     path = Path(path)
     try:
         config = text_format.Parse(path.read_text(), model_server_config_pb2.ModelServerConfig())
     except (OSError, text_format.ParseError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    for entry in config.model_config_list.config:
-        if entry.name == name:
-            return ModelConfig(name, _policy(entry.model_version_policy), dict(entry.version_labels))
+    models = [ModelConfig(entry.name, _policy(entry.model_version_policy), dict(entry.version_labels),
+                          entry.base_path) for entry in config.model_config_list.config]
+    names = [model.name for model in models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: a model is named twice: {names}")
+    return models
+
+
+def read_model_config(path: str | Path, name: str) -> ModelConfig:
+    """The policy and labels of model ``name`` in a ``models.config`` file."""
+    for model in read_server_config(path):
+        if model.name == name:
+            return model
     raise ConfigError(f"{path}: no model named {name!r}")
 
 
@@ -75,16 +105,31 @@ def _policy(proto) -> VersionPolicy:
     return VersionPolicy()
 
 
+_WRAPPED = re.compile(r"(\w+)\s*\{\s*value\s*:\s*(\w+)\s*\}")
+# BatchingParameters fields the local server has no use for (padding is a no-op here).
+_IGNORED = {"pad_variable_length_inputs", "allowed_batch_sizes", "thread_pool_name"}
+
+
 def read_batching_config(path: str | Path) -> BatchingConfig:
-    """Scalar fields of a ``BatchingParameters`` text proto, e.g. ``max_batch_size { value: 256 }``."""
+    """Wrapped fields of a ``BatchingParameters`` text proto, e.g. ``max_batch_size { value: 256 }``."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    values = {key: int(value) for key, value in re.findall(r"(\w+)\s*\{\s*value\s*:\s*(\d+)\s*\}", text)}
-    known = {f for f in BatchingConfig.__dataclass_fields__}
-    unknown = set(values) - known - {"pad_variable_length_inputs", "allowed_batch_sizes"}
-    if unknown:
-        raise ConfigError(f"{path}: unsupported batching fields {sorted(unknown)}")
-    return BatchingConfig(**{k: v for k, v in values.items() if k in known})
+    types = {f.name: f.type for f in fields(BatchingConfig)}
+    values: dict[str, object] = {}
+    for key, raw in _WRAPPED.findall(text):
+        if key in _IGNORED:
+            continue
+        if key not in types:
+            raise ConfigError(f"{path}: unsupported batching fields ['{key}']")
+        if types[key] == "bool":
+            if raw not in ("true", "false"):
+                raise ConfigError(f"{path}: {key} must be true or false, not {raw!r}")
+            values[key] = raw == "true"
+        elif raw.isdigit():
+            values[key] = int(raw)
+        else:
+            raise ConfigError(f"{path}: {key} must be a whole number, not {raw!r}")
+    return BatchingConfig(**values)  # type: ignore[arg-type]

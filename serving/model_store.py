@@ -102,6 +102,13 @@ class ModelStore:
                 self._states[version] = VersionState(State.END)
                 log.info("model %s version %s unloaded", self.name, version)
 
+    def retire(self) -> None:
+        """Unload every version: the model is no longer configured."""
+        with self._lock:
+            for version in list(self._servables):
+                del self._servables[version]
+                self._states[version] = VersionState(State.END)
+
     def _gave_up(self, version: int) -> bool:
         return self._load_failures.get(version, 0) >= MAX_LOAD_ATTEMPTS
 
@@ -125,20 +132,6 @@ class ModelStore:
             self._servables[version] = servable
             self._states[version] = VersionState(State.AVAILABLE)
         log.info("model %s version %s is AVAILABLE", self.name, version)
-
-    def run_poller(self, interval: float, stop: threading.Event) -> threading.Thread:
-        """Poll the model folder every ``interval`` seconds until ``stop`` is set."""
-
-        def loop() -> None:
-            while not stop.wait(interval):
-                try:
-                    self.poll()
-                except Exception:  # noqa: BLE001 - keep polling whatever one pass hit
-                    log.exception("model poll failed")
-
-        thread = threading.Thread(target=loop, name="model-poller", daemon=True)
-        thread.start()
-        return thread
 
 
 MAX_WARMUP_RECORDS = 1000  # TF Serving's own cap

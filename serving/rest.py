@@ -14,14 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from google.protobuf import json_format
 from tensorflow_serving.apis import model_pb2
 
-from serving.model_store import ModelStore
+from serving.registry import ModelRegistry
 from serving.servicer import RequestError, model_status
 
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/]+))?/?$")
 _HTTP_STATUS = {"NOT_FOUND": 404, "INVALID_ARGUMENT": 400, "UNAVAILABLE": 503}
 
 
-def start_rest_server(store: ModelStore, host: str, port: int) -> ThreadingHTTPServer:
+def start_rest_server(registry: ModelRegistry, host: str, port: int) -> ThreadingHTTPServer:
     """Serve the status endpoint on a daemon thread; returns the bound server."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -37,7 +37,7 @@ def start_rest_server(store: ModelStore, host: str, port: int) -> ThreadingHTTPS
             elif match["label"]:
                 spec.version_label = match["label"]
             try:
-                response = model_status(store, spec)
+                response = model_status(registry, spec)
             except RequestError as exc:
                 return self._send(_HTTP_STATUS.get(exc.code.name, 500), {"error": exc.message})
             body = json_format.MessageToDict(response, preserving_proto_field_name=True)

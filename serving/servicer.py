@@ -14,8 +14,9 @@ from tensorflow_serving.apis import (
 )
 
 from contracts.models import SIGNATURE_NAME
-from serving.batcher import Batcher, BatchQueueFullError
+from serving.batcher import Batcher, BatchQueueFullError, BatchTooLargeError
 from serving.model_store import ModelStore, Servable
+from serving.registry import ModelRegistry
 
 # TF Serving's kDefaultServingSignatureDefKey: the signature a request gets when it names none.
 DEFAULT_SIGNATURE = SIGNATURE_NAME
@@ -42,10 +43,15 @@ def requested_version(store: ModelStore, spec) -> int | None:
     return None
 
 
-def resolve(store: ModelStore, spec) -> Servable:
+def resolve(registry: ModelRegistry, spec) -> tuple[ModelStore, Servable]:
     """Find the servable a ModelSpec asks for (name, version or label), with TF Serving's codes."""
-    if spec.name != store.name:
+    store = registry.get(spec.name)
+    if store is None:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({spec.name})")
+    return store, _servable(store, spec)
+
+
+def _servable(store: ModelStore, spec) -> Servable:
     version = requested_version(store, spec)
     if version is None:
         servable = store.latest()
@@ -63,9 +69,9 @@ def resolve(store: ModelStore, spec) -> Servable:
     return servable
 
 
-def run_predict(store: ModelStore, batcher: Batcher | None, request) -> predict_pb2.PredictResponse:
+def run_predict(registry: ModelRegistry, batcher: Batcher | None, request) -> predict_pb2.PredictResponse:
     """Validate and run one PredictRequest."""
-    servable = resolve(store, request.model_spec)
+    store, servable = resolve(registry, request.model_spec)
     signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
     fn = servable.signature(signature_name)
     if fn is None:
@@ -90,11 +96,14 @@ def run_predict(store: ModelStore, batcher: Batcher | None, request) -> predict_
 
     rows = {value.shape[0] if value.ndim else -1 for value in feeds.values()}
     if batcher is not None and len(rows) == 1 and -1 not in rows:
-        key = (servable.version, signature_name, tuple((n, v.shape[1:], v.dtype.str) for n, v in sorted(feeds.items())))
+        key = (store.name, servable.version, signature_name,
+               tuple((n, v.shape[1:], v.dtype.str) for n, v in sorted(feeds.items())))
         try:
             outputs = batcher.submit(key, run, feeds)
         except BatchQueueFullError as exc:
             raise RequestError(grpc.StatusCode.UNAVAILABLE, str(exc)) from exc
+        except BatchTooLargeError as exc:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from exc
     else:
         outputs = run(feeds)
     response = predict_pb2.PredictResponse()
@@ -128,19 +137,19 @@ def _abort(context, exc: RequestError):
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict and GetModelMetadata."""
 
-    def __init__(self, store: ModelStore, batcher: Batcher | None = None):
-        self.store = store
+    def __init__(self, registry: ModelRegistry, batcher: Batcher | None = None):
+        self.registry = registry
         self.batcher = batcher
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
         try:
-            return run_predict(self.store, self.batcher, request)
+            return run_predict(self.registry, self.batcher, request)
         except RequestError as exc:
             _abort(context, exc)
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         try:
-            servable = resolve(self.store, request.model_spec)
+            store, servable = resolve(self.registry, request.model_spec)
         except RequestError as exc:
             _abort(context, exc)
         if list(request.metadata_field) != ["signature_def"]:
@@ -149,15 +158,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         for name, sig in servable.signature_defs.items():
             signature_map.signature_def[name].CopyFrom(sig)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = self.store.name
+        response.model_spec.name = store.name
         response.model_spec.version.value = servable.version
         response.metadata["signature_def"].Pack(signature_map)
         return response
 
 
-def model_status(store: ModelStore, spec) -> get_model_status_pb2.GetModelStatusResponse:
+def model_status(registry: ModelRegistry, spec) -> get_model_status_pb2.GetModelStatusResponse:
     """Version states for a ModelSpec, as TF Serving reports them; raises RequestError."""
-    if spec.name != store.name:
+    store = registry.get(spec.name)
+    if store is None:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {spec.name}")
     states = store.states()
     version = requested_version(store, spec)
@@ -181,11 +191,11 @@ def model_status(store: ModelStore, spec) -> get_model_status_pb2.GetModelStatus
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     """GetModelStatus, reporting version states as TF Serving does."""
 
-    def __init__(self, store: ModelStore):
-        self.store = store
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
 
     def GetModelStatus(self, request, context):  # noqa: N802
         try:
-            return model_status(self.store, request.model_spec)
+            return model_status(self.registry, request.model_spec)
         except RequestError as exc:
             _abort(context, exc)

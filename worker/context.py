@@ -37,4 +37,5 @@ def build_client(settings: WorkerSettings) -> ServingClient:
         retries=settings.grpc_retries,
         version=settings.model_version,
         label=settings.model_label,
+        max_rows=settings.predict_max_rows,
     )

@@ -23,9 +23,14 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a 256-image chunk is 200 KB; leave ample headroom
 
 
+# TF Serving refuses a request of more rows than its batching's max_batch_size
+# (serving/config/batching.config); larger inputs are sent as several requests.
+DEFAULT_MAX_ROWS = 1024
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """Model output for a batch: probabilities (n, 10) and the version that answered."""
+    """Model output for a batch: probabilities (n, ...) and the version that answered."""
 
     probabilities: np.ndarray
     model_version: int
@@ -44,9 +49,11 @@ class ServingClient:
         max_backoff: float = 5.0,
         version: int | None = None,
         label: str | None = None,
+        max_rows: int = DEFAULT_MAX_ROWS,
     ):
         if version is not None and label:
             raise ValueError("pin a version or a label, not both")
+        self.max_rows = max_rows
         self.target = target
         self.model_name = model_name
         self.timeout = timeout
@@ -80,29 +87,44 @@ class ServingClient:
             self._channel.close()
         self._channel = None
 
-    def _fill_spec(self, spec) -> None:
-        spec.name = self.model_name
-        if self.version is not None:
-            spec.version.value = self.version
+    def _fill_spec(self, spec, model: str | None = None, version: int | None = None) -> None:
+        spec.name = model or self.model_name
+        if version is not None:
+            spec.version.value = version
         elif self.label:
             spec.version_label = self.label
+        elif self.version is not None and spec.name == self.model_name:
+            spec.version.value = self.version
 
-    def predict(self, images: np.ndarray) -> Prediction:
-        """Run the model on ``images`` (n, 28, 28) uint8, MNIST convention."""
+    def predict(self, images: np.ndarray, model: str | None = None) -> Prediction:
+        """Run a model (the client's own by default) on ``images``, uint8 rows.
+
+        Inputs of more than ``max_rows`` rows go as several requests, each pinned to the
+        version that answered the first, so that one call's rows never mix two versions.
+        """
+        images = np.asarray(images, dtype=np.uint8)
+        first = self._predict(images[: self.max_rows], model)
+        parts = [first.probabilities]
+        for start in range(self.max_rows, len(images), self.max_rows):
+            parts.append(self._predict(images[start : start + self.max_rows], model, first.model_version).probabilities)
+        probabilities = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return Prediction(probabilities, first.model_version)
+
+    def _predict(self, images: np.ndarray, model: str | None, version: int | None = None) -> Prediction:
         request = predict_pb2.PredictRequest()
-        self._fill_spec(request.model_spec)
+        self._fill_spec(request.model_spec, model, version)
         request.model_spec.signature_name = SIGNATURE_NAME
-        request.inputs[DIGIT_INPUT].CopyFrom(to_tensor_proto(np.asarray(images, dtype=np.uint8)))
+        request.inputs[DIGIT_INPUT].CopyFrom(to_tensor_proto(images))
         request.output_filter.append(DIGIT_PROBABILITIES)
         predict, _ = self._stubs()
         response = self._call(predict.Predict, request)
         probabilities = from_tensor_proto(response.outputs[DIGIT_PROBABILITIES]).astype(np.float32)
         return Prediction(probabilities, int(response.model_spec.version.value))
 
-    def model_status(self) -> list[tuple[int, str]]:
+    def model_status(self, model: str | None = None) -> list[tuple[int, str]]:
         """(version, state name) for each version the server knows, newest first."""
         request = get_model_status_pb2.GetModelStatusRequest()
-        self._fill_spec(request.model_spec)
+        self._fill_spec(request.model_spec, model)
         _, models = self._stubs()
         response = self._call(models.GetModelStatus, request)
         state_name = get_model_status_pb2.ModelVersionStatus.State.Name

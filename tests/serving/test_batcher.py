@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.batcher import Batcher, BatchQueueFullError
+from serving.batcher import Batcher, BatchQueueFullError, BatchTooLargeError
 from serving.config_file import BatchingConfig
 from serving.model_store import load_servable
 
@@ -87,3 +87,30 @@ def test_full_queue_is_refused():
     for t in [busy, *waiting]:
         t.join(10)
     batcher.stop()
+
+
+def test_a_request_over_max_batch_size_is_refused_as_tf_serving_does(run, mnist):
+    batcher = Batcher(BatchingConfig(max_batch_size=32, num_batch_threads=1))
+    with pytest.raises(BatchTooLargeError, match="Task size 33 is larger than maximum input batch size 32"):
+        batcher.submit("k", run, {"images": mnist.x_test[:33]})
+    assert batcher.submit("k", run, {"images": mnist.x_test[:32]})["probabilities"].shape == (32, 10)
+    batcher.stop()
+
+
+def test_large_batch_splitting_runs_pieces_of_the_execution_size(mnist):
+    seen = []
+
+    def run(feeds):
+        seen.append(len(feeds["x"]))
+        return {"y": feeds["x"] * 2}
+
+    config = BatchingConfig(max_batch_size=64, enable_large_batch_splitting=True, max_execution_batch_size=16,
+                            num_batch_threads=2)
+    batcher = Batcher(config)
+    rows = np.arange(40, dtype=np.float32).reshape(40, 1)
+    out = batcher.submit("k", run, {"x": rows})
+    batcher.stop()
+    np.testing.assert_array_equal(out["y"], rows * 2)
+    assert max(seen) <= 16 and sum(seen) == 40
+    with pytest.raises(BatchTooLargeError):
+        Batcher(config).submit("k", run, {"x": np.zeros((65, 1))})

@@ -99,3 +99,25 @@ def test_model_status_of_unknown_model_is_not_found(channel):
     with pytest.raises(grpc.RpcError) as info:
         stub.GetModelStatus(request, timeout=10)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_requests_over_the_shipped_max_batch_size_are_refused_and_the_worker_splits(channel, model_server, mnist):
+    """batching.config's max_batch_size is TF Serving's input_batch_size_limit: a larger
+    request is INVALID_ARGUMENT there, so it is here; the worker's client never sends one."""
+    from serving.config_file import read_batching_config
+    from serving.settings import CONFIG_DIR
+    from worker.serving_client import ServingClient
+
+    limit = read_batching_config(CONFIG_DIR / "batching.config").max_batch_size
+    images = np.resize(mnist.x_test[:100], (limit + 1, 28, 28))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(_request(images), timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"larger than maximum input batch size {limit}" in info.value.details()
+    client = ServingClient(model_server, "digits", timeout=30, retries=0, max_rows=limit)
+    many = np.resize(mnist.x_test[:100], (2 * limit + 50, 28, 28))
+    probabilities = client.predict(many).probabilities
+    assert probabilities.shape == (len(many), 10)
+    around = slice(limit - 5, limit + 5)  # rows either side of the first split
+    np.testing.assert_allclose(probabilities[around], client.predict(many[around]).probabilities, atol=1e-3)

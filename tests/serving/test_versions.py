@@ -91,23 +91,65 @@ def test_hot_swap_under_load_fails_no_request(server, model_base, tmp_path, mnis
     client.close()
 
 
-def test_labels_and_policy_from_the_shipped_models_config(server, model_base, tmp_path, mnist):
+def test_the_shipped_models_config_serves_the_stable_version_only(server, model_base, tmp_path, mnist):
     base = tmp_path / "models"
     for version in (1, 2, 3):
         _drop_version(model_base, base, version)
     target, rest = server(base, DIGITS_MODEL_CONFIG_FILE=str(CONFIG_DIR / "models.config"))
-    # latest { num_versions: 2 }: versions 2 and 3 load; stable -> 1 is not loaded.
+    # specific { versions: 1 }: newer versions on disk wait for `digits promote`.
     unpinned = ServingClient(target, "digits", timeout=10, retries=0)
-    assert unpinned.predict(mnist.x_test[:1]).model_version == 3
-    canary = ServingClient(target, "digits", timeout=10, retries=0, label="canary")
-    assert canary.predict(mnist.x_test[:1]).model_version == 2
+    assert unpinned.predict(mnist.x_test[:1]).model_version == 1
+    stable = ServingClient(target, "digits", timeout=10, retries=0, label="stable")
+    assert stable.predict(mnist.x_test[:1]).model_version == 1
     with pytest.raises(PredictionRejectedError, match="Unrecognized servable version label"):
         ServingClient(target, "digits", timeout=10, retries=0, label="nightly").predict(mnist.x_test[:1])
-    pinned = ServingClient(target, "digits", timeout=10, retries=0, version=2)
-    assert pinned.predict(mnist.x_test[:1]).model_version == 2
-    assert _rest(f"{rest}/v1/models/digits/labels/canary")[1]["model_version_status"][0]["version"] == "2"
-    assert _rest(f"{rest}/v1/models/digits/versions/1")[0] == 404
+    assert _rest(f"{rest}/v1/models/digits/labels/stable")[1]["model_version_status"][0]["version"] == "1"
+    assert _rest(f"{rest}/v1/models/digits/versions/3")[0] == 404
     assert _rest(f"{rest}/v1/models/other")[0] == 404
+    # The string model is configured too; with no version on disk it has no status yet.
+    assert _rest(f"{rest}/v1/models/strings")[0] == 404
+
+
+def _config(path, versions, labels):
+    policy = " ".join(f"versions: {v}" for v in versions)
+    label_lines = "".join(f'    version_labels {{ key: "{k}" value: {v} }}\n' for k, v in labels.items())
+    path.write_text(f'model_config_list {{\n  config {{\n    name: "digits"\n    base_path: "/models/digits"\n'
+                    f'    model_platform: "tensorflow"\n    model_version_policy {{ specific {{ {policy} }} }}\n'
+                    f"{label_lines}  }}\n}}\n")
+
+
+def test_the_config_file_is_read_again_and_labels_move_only_to_loaded_versions(server, model_base, tmp_path, mnist):
+    """TF Serving's ServerCore::ReloadConfig with --allow_version_labels_for_unavailable_models."""
+    base = tmp_path / "models"
+    for version in (1, 2, 3):
+        _drop_version(model_base, base, version)
+    config = tmp_path / "models.config"
+    _config(config, [1], {"stable": 1})
+    target, rest = server(base, DIGITS_MODEL_CONFIG_FILE=str(config), DIGITS_MODEL_CONFIG_POLL_SECONDS="0.2")
+    stable = ServingClient(target, "digits", timeout=10, retries=0, label="stable")
+    canary = ServingClient(target, "digits", timeout=10, retries=0, label="canary")
+    assert stable.predict(mnist.x_test[:1]).model_version == 1
+
+    # A new label may name a version that is still loading; it answers once loaded.
+    _config(config, [1, 3], {"stable": 1, "canary": 3})
+    wait_until(lambda: canary.predict(mnist.x_test[:1]).model_version == 3, "canary on version 3", 30)
+    # An existing label moves to a loaded version...
+    _config(config, [1, 3], {"stable": 3, "canary": 3})
+    wait_until(lambda: stable.predict(mnist.x_test[:1]).model_version == 3, "stable on version 3", 30)
+    # ...but never to one that is not loaded: the whole file is refused, and nothing changes,
+    # not even the policy that would have loaded version 2.
+    _config(config, [2, 3], {"stable": 2})
+    time.sleep(1.5)
+    assert stable.predict(mnist.x_test[:1]).model_version == 3
+    assert canary.predict(mnist.x_test[:1]).model_version == 3
+    assert _rest(f"{rest}/v1/models/digits/versions/2")[0] == 404
+    # Once the version is loaded first, the same move is taken, and unlabelled versions retire.
+    _config(config, [2, 3], {"stable": 3})
+    wait_until(lambda: _rest(f"{rest}/v1/models/digits/versions/2")[0] == 200, "version 2 loaded", 30)
+    _config(config, [2], {"stable": 2})
+    wait_until(lambda: stable.predict(mnist.x_test[:1]).model_version == 2, "stable on version 2", 30)
+    wait_until(lambda: _rest(f"{rest}/v1/models/digits/versions/3")[1]["model_version_status"][0]["state"] == "END",
+               "version 3 unloaded", 30)
 
 
 def test_unavailable_until_a_version_appears(server, model_base, tmp_path, mnist):

@@ -44,7 +44,8 @@ def test_unreachable_server_is_retried_then_reported():
 
 def test_retries_ride_out_a_server_that_starts_late(model_base, mnist, tmp_path):
     port = free_port()
-    client = ServingClient(f"127.0.0.1:{port}", "digits", timeout=2, retries=12, backoff=0.5, max_backoff=2)
+    # Up to a minute of retries: starting TensorFlow takes 10-20 s on a busy 2-core machine.
+    client = ServingClient(f"127.0.0.1:{port}", "digits", timeout=2, retries=30, backoff=0.5, max_backoff=2)
     env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port), "DIGITS_REST_PORT": "0"}
     proc = spawn(python_module("serving"), tmp_path / "serving.log", env)
     try:
