@@ -1,5 +1,5 @@
-"""API keys for ``/v1`` (and whose batches each key sees), and CORS headers for browsers on
-other origins."""
+"""API keys for ``/v1`` (and whose batches each key sees), CORS headers for browsers on other
+origins, and the security headers of every answer."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ from gateway.settings import GatewaySettings
 KEY_HEADER = "X-API-Key"
 ALLOWED_HEADERS = f"Content-Type, {KEY_HEADER}, Authorization"
 EXPOSED_HEADERS = "Location, Link, Retry-After"
+# Every answer: no MIME sniffing, no framing (clickjacking), no Referer to other sites.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+# The page and /docs run only our own scripts and styles (no inline ones); images may be data:
+# URLs (the model inputs) and blob: URLs (thumbnails of the chosen files); calls go to this
+# origin only; no page may frame them.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'")
+# Everything else (JSON, CSV, scripts, styles) is never a document that runs anything.
+OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The label under which a key is hashed into the id that owns its batches.
 _KEY_ID_LABEL = b"digits api key id v1"
 
@@ -61,6 +71,12 @@ def install(app: Flask, settings: GatewaySettings) -> None:
             g.key_id, g.admin = key_id(key), kind == "admin"
             return None
         response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        response.headers["Content-Security-Policy"] = PAGE_CSP if response.mimetype == "text/html" else OTHER_CSP
         return response
 
     origins = set(settings.cors_origins)

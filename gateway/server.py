@@ -16,12 +16,11 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
 from contracts.errors import ErrorCode
+from gateway.security import OTHER_CSP, SECURITY_HEADERS
 from gateway.settings import GatewaySettings
 
-# Headers that every answer carries, the app's (see gateway.security) and waitress' own.
-BASE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                ("Referrer-Policy", "no-referrer"),
-                ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+# The headers of every answer, the app's and waitress' own.
+BASE_HEADERS = (*SECURITY_HEADERS.items(), ("Content-Security-Policy", OTHER_CSP))
 
 
 class JsonErrorTask(ErrorTask):

@@ -2,7 +2,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { batchId: null, localFiles: [], thumbs: [], offset: 0, timer: null, lastCount: 0, lastTime: 0 };
+// A folder goes up in several requests, each one batch; the page follows them as one.
+const state = { batches: [], uploads: [], cancelled: false, thumbs: [], cursor: { batch: 0, offset: 0 }, timer: null,
+  lastCount: 0, lastTime: 0, generation: 0 };
 
 // --- API ------------------------------------------------------------------------------
 const keyInput = $("api-key");
@@ -14,10 +16,25 @@ function authHeaders() {
   return key ? { "X-API-Key": key } : {};
 }
 
+const RATE_LIMIT_RETRIES = 5;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Seconds to wait before sending a request refused by the gateway's rate limit (429) again.
+function retryAfter(header) {
+  const seconds = Number(header);
+  return Math.min(Math.max(Number.isFinite(seconds) && header !== null ? seconds : 1, 0.1), 60);
+}
+
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
-  if (!response.ok) throw await errorOf(response.status, await response.text());
-  return response;
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+    if (response.status === 429 && attempt < RATE_LIMIT_RETRIES) {
+      await sleep(1000 * retryAfter(response.headers.get("Retry-After")));
+      continue;
+    }
+    if (!response.ok) throw await errorOf(response.status, await response.text());
+    return response;
+  }
 }
 
 function errorOf(status, text) {
@@ -158,33 +175,119 @@ async function walk(entry, found) {
   }
 }
 
-// --- A batch: upload, progress, results -----------------------------------------------
-function submitBatch(items) {
+// --- A folder: upload in several batches, progress, results ---------------------------
+// Like `digits submit`: a small first request, so that reading starts at once, then requests
+// of FILES_PER_REQUEST files, a few in flight. Each request makes a batch of its own; the page
+// follows them as one (progress, results, CSV, cancel).
+const FIRST_REQUEST_FILES = 32;
+const FILES_PER_REQUEST = 250;
+const PARALLEL_UPLOADS = 3;
+const POLLED_PER_ROUND = 3; // batches are read in upload order: ask about the oldest unfinished ones
+const PAGE = 200;
+const FINISHED = ["done", "failed", "cancelled"];
+
+function splitRequests(items) {
+  const requests = [items.slice(0, FIRST_REQUEST_FILES)];
+  for (let i = FIRST_REQUEST_FILES; i < items.length; i += FILES_PER_REQUEST) {
+    requests.push(items.slice(i, i + FILES_PER_REQUEST));
+  }
+  return requests.filter((request) => request.length);
+}
+
+async function submitBatch(items) {
   if (!items.length) return;
   items.sort((a, b) => a.path.localeCompare(b.path, undefined, { numeric: true }));
-  const form = new FormData();
-  items.forEach(({ file, path }) => form.append("files", file, path));
-  const request = new XMLHttpRequest();
-  request.open("POST", "/v1/batches?include_inputs=true");
-  Object.entries(authHeaders()).forEach(([name, value]) => request.setRequestHeader(name, value));
+  resetBatches();
+  const generation = state.generation; // a newer upload makes this one's answers stale
+  const requests = splitRequests(items);
+  const sizes = requests.map((request) => request.reduce((sum, { file }) => sum + file.size, 0));
+  const total = sizes.reduce((a, b) => a + b, 0) || 1;
+  const loaded = requests.map(() => 0);
+  const slots = new Array(requests.length);
+  let sent = 0;
+  let failure = null;
   showProgress(0, `uploading ${items.length} files…`);
   $("batch-error").textContent = "";
-  request.upload.onprogress = (event) => {
-    if (event.lengthComputable) showProgress(event.loaded / event.total, `uploading: ${percent(event.loaded / event.total)}`);
+  $("cancel").disabled = false;
+  const onProgress = (index, bytes) => {
+    if (generation !== state.generation) return;
+    loaded[index] = bytes;
+    const fraction = loaded.reduce((a, b) => a + b, 0) / total;
+    showProgress(fraction, `uploading: ${percent(fraction)} (${sent} of ${items.length} files sent)`);
   };
-  request.onerror = () => { $("batch-error").textContent = "The upload failed: is the server up?"; };
-  request.onload = () => {
-    if (request.status !== 202) {
-      $("batch-error").textContent = errorOf(request.status, request.responseText).message;
-      $("progress-box").hidden = true;
-      return;
+  let next = 0;
+  async function uploader() {
+    while (next < requests.length && !failure && !state.cancelled) {
+      const index = next++;
+      try {
+        const batch = await uploadRequest(requests[index], (bytes) => onProgress(index, bytes));
+        // A zip's contents are unpacked on the server: only loose files can be shown from here.
+        const local = requests[index].some(({ path }) => /\.zip$/i.test(path)) ? null
+          : requests[index].map(({ file }) => file);
+        slots[index] = { ...batch, local };
+        sent += requests[index].length;
+        onProgress(index, sizes[index]);
+      } catch (error) {
+        failure = failure || error;
+      }
     }
-    const batch = JSON.parse(request.responseText);
-    // A zip's contents are unpacked on the server: only loose files can be shown from here.
-    state.localFiles = items.some(({ path }) => /\.zip$/i.test(path)) ? [] : items.map(({ file }) => file);
-    followBatch(batch.id);
-  };
-  request.send(form);
+  }
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_UPLOADS, requests.length) }, uploader));
+  if (generation !== state.generation) return;
+  // Batches in upload order; a request that failed or was never sent leaves a gap.
+  const batches = [];
+  for (const slot of slots) {
+    if (!slot) break;
+    batches.push(slot);
+  }
+  if (failure && !state.cancelled) {
+    $("batch-error").textContent = batches.length
+      ? `The upload stopped after ${sent} of ${items.length} files: ${failure.message}`
+      : failure.message;
+  }
+  if (state.cancelled) await cancelBatches(slots.filter(Boolean));
+  if (!batches.length) {
+    if (!state.cancelled) $("progress-box").hidden = true;
+    return;
+  }
+  followBatches(batches);
+}
+
+function uploadRequest(items, onProgress) {
+  const form = new FormData();
+  items.forEach(({ file, path }) => form.append("files", file, path));
+  return new Promise((resolve, reject) => {
+    const send = (attempt) => {
+      const request = new XMLHttpRequest();
+      state.uploads.push(request);
+      request.open("POST", "/v1/batches?include_inputs=true");
+      Object.entries(authHeaders()).forEach(([name, value]) => request.setRequestHeader(name, value));
+      request.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded); };
+      request.onerror = () => reject(new Error("The upload failed: is the server up?"));
+      request.onabort = () => reject(new Error("The upload was cancelled."));
+      request.onload = () => {
+        if (request.status === 429 && attempt < RATE_LIMIT_RETRIES) {
+          setTimeout(() => send(attempt + 1), 1000 * retryAfter(request.getResponseHeader("Retry-After")));
+        } else if (request.status === 202) {
+          resolve(JSON.parse(request.responseText));
+        } else {
+          reject(errorOf(request.status, request.responseText));
+        }
+      };
+      request.send(form);
+    };
+    send(0);
+  });
+}
+
+function resetBatches() {
+  clearTimeout(state.timer);
+  state.uploads.forEach((request) => request.abort());
+  state.thumbs.forEach((url) => URL.revokeObjectURL(url));
+  Object.assign(state, { batches: [], uploads: [], cancelled: false, thumbs: [], cursor: { batch: 0, offset: 0 },
+    generation: state.generation + 1 });
+  $("rows").replaceChildren();
+  $("results").hidden = true;
 }
 
 function showProgress(fraction, text) {
@@ -193,37 +296,60 @@ function showProgress(fraction, text) {
   $("progress-text").textContent = text;
 }
 
-function followBatch(batchId) {
+function followBatches(batches) {
   clearTimeout(state.timer);
-  Object.assign(state, { batchId, offset: 0, lastCount: 0, lastTime: performance.now() });
-  history.replaceState(null, "", `#batch=${batchId}`);
-  state.thumbs.forEach((url) => URL.revokeObjectURL(url));
-  state.thumbs = [];
-  $("rows").replaceChildren();
-  $("results").hidden = true;
+  state.cursor = { batch: 0, offset: 0 };
+  let start = 0;
+  state.batches = batches.map((batch) => {
+    const followed = { ...batch, start };
+    start += batch.total;
+    return followed;
+  });
+  Object.assign(state, { lastCount: processedOf(state.batches), lastTime: performance.now() });
+  history.replaceState(null, "", `#batches=${state.batches.map((batch) => batch.id).join(",")}`);
   $("cancel").disabled = false;
   poll();
 }
 
+const processedOf = (batches) => batches.reduce((sum, batch) => sum + batch.processed, 0);
+const sumOf = (key) => state.batches.reduce((sum, batch) => sum + (batch[key] || 0), 0);
+
+// One status for all the batches: still running while any is; at the end, cancelled if any
+// was, failed if any failed, else done.
+function overallStatus() {
+  const statuses = state.batches.map((batch) => batch.status);
+  if (statuses.some((status) => !FINISHED.includes(status))) {
+    return statuses.every((status) => status === "queued") ? "queued" : "running";
+  }
+  if (statuses.includes("cancelled")) return "cancelled";
+  return statuses.includes("failed") ? "failed" : "done";
+}
+
 async function poll() {
-  let batch;
+  const open = state.batches.filter((batch) => !FINISHED.includes(batch.status)).slice(0, POLLED_PER_ROUND);
   try {
-    batch = await (await api(`/v1/batches/${state.batchId}`)).json();
+    const fresh = await Promise.all(open.map(async (batch) => (await api(`/v1/batches/${batch.id}`)).json()));
+    fresh.forEach((batch, i) => Object.assign(open[i], batch));
   } catch (error) {
     $("batch-error").textContent = error.message;
     return;
   }
   const now = performance.now();
-  const rate = (batch.processed - state.lastCount) / Math.max((now - state.lastTime) / 1000, 0.001);
-  Object.assign(state, { lastCount: batch.processed, lastTime: now });
-  const finished = ["done", "failed", "cancelled"].includes(batch.status);
-  let text = `${batch.status}: ${batch.processed} of ${batch.total} read`;
-  if (batch.failed) text += ` (${batch.failed} could not be read)`;
-  if (batch.cancelled) text += `, ${batch.cancelled} cancelled`;
+  const processed = processedOf(state.batches);
+  const rate = (processed - state.lastCount) / Math.max((now - state.lastTime) / 1000, 0.001);
+  Object.assign(state, { lastCount: processed, lastTime: now });
+  const status = overallStatus();
+  const finished = FINISHED.includes(status);
+  const total = sumOf("total");
+  let text = `${status}: ${processed} of ${total} read`;
+  if (sumOf("failed")) text += ` (${sumOf("failed")} could not be read)`;
+  if (sumOf("cancelled")) text += `, ${sumOf("cancelled")} cancelled`;
   if (!finished && rate > 0) text += ` · ${rate.toFixed(0)} images/s`;
-  if (batch.error) text += ` · ${batch.error}`;
-  showProgress(batch.total ? batch.processed / batch.total : 1, text);
-  $("progress-box").dataset.status = batch.status;
+  const errors = [...new Set(state.batches.map((batch) => batch.error).filter(Boolean))];
+  if (errors.length) text += ` · ${errors.join("; ")}`;
+  if (state.batches.length > 1) text += ` · ${state.batches.length} batches`;
+  showProgress(total ? processed / total : 1, text);
+  $("progress-box").dataset.status = status;
   if (finished) {
     $("cancel").disabled = true;
     loadResults();
@@ -232,30 +358,55 @@ async function poll() {
   }
 }
 
+async function cancelBatches(batches) {
+  await Promise.all(batches.filter((batch) => !FINISHED.includes(batch.status)).map(async (batch) => {
+    try {
+      await api(`/v1/batches/${batch.id}`, { method: "DELETE" });
+    } catch (error) {
+      if (error.code !== "batch_finished") throw error;
+    }
+  }));
+}
+
 $("cancel").addEventListener("click", async () => {
+  state.cancelled = true; // requests not yet sent are not sent
   try {
-    await api(`/v1/batches/${state.batchId}`, { method: "DELETE" });
+    await cancelBatches(state.batches);
   } catch (error) {
     $("batch-error").textContent = error.message;
   }
 });
 
-const PAGE = 200;
-
+// The next PAGE rows, across batches in upload order.
 async function loadResults() {
-  const body = await (await api(`/v1/batches/${state.batchId}/results?format=json&offset=${state.offset}&limit=${PAGE}`)).json();
-  $("rows").append(...body.results.map(resultRow));
-  state.offset += PAGE;
-  $("more").hidden = !body.next;
+  const rows = [];
+  const cursor = state.cursor;
+  while (rows.length < PAGE && cursor.batch < state.batches.length) {
+    const batch = state.batches[cursor.batch];
+    if (cursor.offset >= batch.total) {
+      Object.assign(cursor, { batch: cursor.batch + 1, offset: 0 });
+      continue;
+    }
+    const want = PAGE - rows.length;
+    const body = await (await api(`/v1/batches/${batch.id}/results?format=json&offset=${cursor.offset}&limit=${want}`))
+      .json();
+    rows.push(...body.results.map((row) => resultRow(row, batch)));
+    cursor.offset += want;
+  }
+  while (cursor.batch < state.batches.length && cursor.offset >= state.batches[cursor.batch].total) {
+    Object.assign(cursor, { batch: cursor.batch + 1, offset: 0 });
+  }
+  $("rows").append(...rows);
+  $("more").hidden = cursor.batch >= state.batches.length;
   $("results").hidden = false;
 }
 $("more").addEventListener("click", loadResults);
 
-function resultRow(row) {
+function resultRow(row, batch) {
   const tr = document.createElement("tr");
   if (row.needs_review) tr.className = "review";
   const image = document.createElement("td");
-  const local = state.localFiles[row.index];
+  const local = batch.local && batch.local[row.index];
   if (local) {
     const img = document.createElement("img");
     img.className = "thumb";
@@ -278,15 +429,80 @@ function resultRow(row) {
 
 $("review-only").addEventListener("change", (event) => $("rows").classList.toggle("review-only", event.target.checked));
 
+// --- CSV ------------------------------------------------------------------------------
+// A cell a spreadsheet would run as a formula (it starts with = + - @, a tab or a CR) gets a
+// leading quote, and NUL bytes go: the rule of contracts.rows.csv_cell (OWASP's advice).
+function csvCell(text) {
+  const value = String(text).replace(/\0/g, "");
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+function csvField(text) {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+// Records of a CSV text (quoted fields may hold commas, quotes and line breaks).
+function parseCsv(text) {
+  const records = [];
+  let record = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c !== '"') field += c;
+      else if (text[i + 1] === '"') { field += '"'; i++; } else quoted = false;
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === ",") {
+      record.push(field);
+      field = "";
+    } else if (c === "\r" || c === "\n") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = "";
+    } else {
+      field += c;
+    }
+  }
+  if (field || record.length) records.push([...record, field]);
+  return records;
+}
+
+// One CSV for all the batches: each batch's CSV from the server, its index made the index in
+// the whole upload, every cell through csvCell.
+async function combinedCsv() {
+  const lines = [];
+  for (const batch of state.batches) {
+    const records = parseCsv(await (await api(`/v1/batches/${batch.id}/results?format=csv`)).text());
+    if (!lines.length) lines.push(records[0]);
+    for (const record of records.slice(1)) lines.push([String(batch.start + Number(record[0])), ...record.slice(1)]);
+  }
+  return lines.map((record) => record.map((cell) => csvField(csvCell(cell))).join(",")).join("\r\n") + "\r\n";
+}
+
 $("download-csv").addEventListener("click", async () => {
-  const blob = await (await api(`/v1/batches/${state.batchId}/results?format=csv`)).blob();
+  const blob = new Blob([await combinedCsv()], { type: "text/csv" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `digits-${state.batchId}.csv`;
+  const first = state.batches[0].id;
+  link.download = state.batches.length > 1 ? `digits-${first}-and-${state.batches.length - 1}-more.csv`
+    : `digits-${first}.csv`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 });
 
-// A reload, or a shared link, picks the batch up again.
-const fromHash = location.hash.match(/^#batch=([0-9a-f]+)$/);
-if (fromHash) followBatch(fromHash[1]);
+// A reload, or a shared link, picks the batches up again (#batch=<id> of older links too).
+async function followFromHash() {
+  const found = location.hash.match(/^#batch(?:es)?=([0-9a-f]+(?:,[0-9a-f]+)*)$/);
+  if (!found) return;
+  try {
+    const batches = await Promise.all(found[1].split(",").map(async (id) => (await api(`/v1/batches/${id}`)).json()));
+    followBatches(batches.map((batch) => ({ ...batch, local: null })));
+  } catch (error) {
+    $("batch-error").textContent = error.message;
+  }
+}
+followFromHash();

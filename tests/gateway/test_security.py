@@ -162,3 +162,28 @@ def test_without_keys_every_batch_is_everyones_as_before(url):
     batch = client.post("/v1/batches", data={"files": [(io.BytesIO(PNG), "a.png")]}).json["id"]
     assert [b["id"] for b in client.get("/v1/batches").json["batches"]] == [batch]
     assert client.delete(f"/v1/batches/{batch}").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/openapi.json", "/healthz", "/metrics", "/static/app.js",
+                                  "/docs/static/swagger-ui.css", "/v1/batches", "/v1/nothing", "/nothing"])
+def test_every_answer_carries_the_security_headers(client, path):
+    response = client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    policy = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy
+    if response.mimetype == "text/html":
+        assert "script-src 'self';" in policy and "connect-src 'self'" in policy and "'unsafe-" not in policy
+        assert "img-src 'self' data: blob:" in policy
+    else:
+        assert policy.startswith("default-src 'none'")
+
+
+def test_the_pages_have_no_inline_script_or_style(client):
+    import re
+
+    for path in ("/", "/docs"):
+        page = client.get(path).data.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), path
+        assert "<style" not in page and " style=" not in page, path
