@@ -7,10 +7,18 @@ from typing import Any
 from contracts.batches import STATUSES
 
 _REF = "#/components/schemas/"
-_REASONS = {400: "Malformed request", 401: "Missing or invalid API key", 404: "No such batch",
-            409: "The batch has already finished", 413: "Too large: request, file, archive or image",
+_REASONS = {400: "Malformed request (invalid_parameter, missing_file(s), invalid_zip, unsafe_zip, "
+                 "invalid_multipart: a part without a readable file name)",
+            401: "Missing or invalid API key",
+            404: "No such batch (or another key's: with keys, a batch belongs to the key that created it)",
+            409: "The batch has already finished",
+            413: "Too large (request_too_large, file_too_large, too_many_files, zip_bomb, image_too_large)",
             415: "Not multipart/form-data, or not an image", 422: "The image could not be read",
+            429: "Over the rate limit (rate_limited): retry after Retry-After seconds",
             503: "The model is unavailable", 504: "No worker answered in time"}
+# Answers that carry headers of their own.
+_HEADERS = {429: {"Retry-After": {"description": "Seconds to wait before sending again",
+                                  "schema": {"type": "integer", "minimum": 0}}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -120,7 +128,7 @@ def _paths() -> dict[str, Any]:
             "parameters": [_param("include_inputs", "query", _FLAG, "Add each digit's 28x28 model input")],
             "requestBody": _upload_body("file", many=False),
             "responses": {"200": _json(_ref("Reading"), "The digits read"),
-                          **_errors(400, 401, 413, 415, 422, 503, 504)},
+                          **_errors(400, 401, 413, 415, 422, 429, 503, 504)},
         }},
         "/v1/batches": {
             "post": {
@@ -130,7 +138,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": _upload_body("files", many=True),
                 "responses": {"202": {**_json(_ref("Batch"), "Queued"),
                                       "headers": {"Location": {"schema": {"type": "string"}}}},
-                              **_errors(400, 401, 413, 415)},
+                              **_errors(400, 401, 413, 415, 429)},
             },
             "get": {
                 "summary": "List batches, newest first", "operationId": "listBatches", "security": secured,
@@ -138,16 +146,16 @@ def _paths() -> dict[str, Any]:
                                                          "default": 20}, "Batches per page"),
                                _param("cursor", "query", {"type": "integer", "minimum": 0},
                                       "From the previous page's next link")],
-                "responses": {"200": _json(_ref("BatchPage"), "One page"), **_errors(400, 401)},
+                "responses": {"200": _json(_ref("BatchPage"), "One page"), **_errors(400, 401, 429)},
             },
         },
         "/v1/batches/{batch_id}": {
             "parameters": [_BATCH_ID],
             "get": {"summary": "One batch's status and counts", "operationId": "getBatch", "security": secured,
-                    "responses": {"200": _json(_ref("Batch"), "The batch"), **_errors(401, 404)}},
+                    "responses": {"200": _json(_ref("Batch"), "The batch"), **_errors(401, 404, 429)}},
             "delete": {"summary": "Cancel a batch; chunks not yet run are not run", "operationId": "cancelBatch",
                        "security": secured,
-                       "responses": {"200": _json(_ref("Batch"), "Cancelled"), **_errors(401, 404, 409)}},
+                       "responses": {"200": _json(_ref("Batch"), "Cancelled"), **_errors(401, 404, 409, 429)}},
         },
         "/v1/batches/{batch_id}/results": {"get": {
             "summary": "Result rows in upload order, streamed", "operationId": "getResults", "security": secured,
@@ -162,11 +170,11 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "The rows", "content": {
                 "application/json": {"schema": _ref("Results")},
                 "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 401, 404)},
+                "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 401, 404, 429)},
         }},
         "/v1/models": {"get": {
             "summary": "Model versions, serving state and metrics", "operationId": "listModels", "security": secured,
-            "responses": {"200": _json(_ref("Models"), "The versions"), **_errors(401)},
+            "responses": {"200": _json(_ref("Models"), "The versions"), **_errors(401, 429)},
         }},
         "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "security": [],
                              "responses": {"200": _json(_ref("Health"), "Up")}}},
@@ -181,11 +189,15 @@ def _paths() -> dict[str, Any]:
 
 def build_spec(version: str) -> dict[str, Any]:
     """The whole document; ``version`` is the package version."""
-    responses = {f"E{status}": _json(_ref("Error"), reason) for status, reason in _REASONS.items()}
+    responses = {f"E{status}": {**_json(_ref("Error"), reason), **({"headers": _HEADERS[status]} if status in _HEADERS
+                                                                   else {})}
+                 for status, reason in _REASONS.items()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "digits", "version": version,
-                 "description": "Reads handwritten digits from scans: one image, or whole folders in batch.",
+                 "description": "Reads handwritten digits from scans: one image, or whole folders in batch. "
+                                "With API keys, a batch belongs to the key that created it; another key gets 404 "
+                                "for it. With DIGITS_RATE_LIMIT, each key (or address) gets 429 beyond it.",
                  "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
         "paths": _paths(),
         "components": {
