@@ -47,7 +47,7 @@ def decode_png(data: bytes) -> np.ndarray | None:
 
 def _parse(data: bytes) -> tuple[int, int, int, bytes] | None:
     """(width, height, channels, concatenated IDAT data) of a PNG this module decodes."""
-    if not data.startswith(SIGNATURE) or data[12:16] != b"IHDR":
+    if len(data) < 33 or not data.startswith(SIGNATURE) or data[12:16] != b"IHDR":
         return None
     width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", data[16:29])
     if depth != 8 or colour not in (_GREY, _RGB) or compression or filtering or interlace or not width or not height:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scans.clean import clean
-from scans.decode import DEFAULT_MAX_PIXELS, REDUCTIONS, decode_grey, image_size
-from scans.errors import NoDigitFoundError, TooManyDigitsError
+from scans.clean import Ink, clean
+from scans.decode import DEFAULT_MAX_PIXELS, REDUCTIONS, Scan, open_scan
+from scans.errors import ImageTooLargeError, NoDigitFoundError, TooManyDigitsError
 from scans.normalise import MNIST_SIZE, to_mnist
 from scans.segment import segment
 
@@ -28,6 +28,9 @@ MAX_DIGITS = 32
 WORKING_SIDE = 128
 # Digits found shorter than this at the reduced scale are read again at a finer one.
 MIN_DIGIT_HEIGHT = 48
+# The most pixels cleaned and segmented at once: about 22 MB of work at worst (a page of noise).
+# A finer reading of a larger page reads only a window around the ink found at the coarser one.
+WORK_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -46,27 +49,93 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
     """Decode a scan and cut it into MNIST-style digits.
 
     Large pages are read at a reduced scale (``WORKING_SIDE``, ``MIN_DIGIT_HEIGHT``); the
-    boxes are always in the scan's own pixels.
+    boxes are always in the scan's own pixels. Memory is bounded: at most ``WORK_PIXELS`` are
+    worked on at once (a finer reading of a large page takes a window around the ink), and
+    decoding stays within :data:`scans.decode.MEMORY_BUDGET`.
 
     Raises:
-        InvalidImageError / ImageTooLargeError: the bytes cannot be decoded.
+        InvalidImageError / ImageTooLargeError: the bytes cannot be decoded (within the budget).
         NoDigitFoundError: the image is blank (never a guess).
         TooManyDigitsError: more than ``MAX_DIGITS`` marks.
     """
-    size = image_size(data)
-    factor = _reduction(int(np.sqrt(size[0] * size[1])) // WORKING_SIDE) if size else 1
+    scan = open_scan(data, max_pixels)
+    width, height = scan.size
+    factor = _first_factor(scan, _reduction(int(np.sqrt(width * height)) // WORKING_SIDE))
+    window: tuple[int, int, int, int] | None = None
     while True:
-        grey = decode_grey(data, max_pixels, reduce=factor)
-        try:
-            digits = read_digits(grey)
-        except NoDigitFoundError:
-            if factor == 1:
-                raise
-            digits = None  # a small digit can vanish as a speck at a coarse scale
+        grey = scan.read(factor, window)
+        cleaned = clean(grey)
+        digits: Digits | None = None
+        missing: NoDigitFoundError | None = None
+        if cleaned is None:
+            missing = NoDigitFoundError("no digit found: the image is blank")
+        else:
+            try:
+                digits = _digits_of(cleaned)
+            except NoDigitFoundError as exc:  # a small digit can vanish as a speck at a coarse scale
+                missing = exc
+        if missing is not None and factor == 1:
+            raise missing
         tallest = int(digits.boxes[:, 3].max()) if digits is not None else 0
         if digits is not None and (factor == 1 or tallest >= MIN_DIGIT_HEIGHT):
-            return _scale_boxes(digits, factor, grey.shape, size)
-        factor = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
+            return _place(digits, factor, window, scan.size)
+        finer = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
+        ink = _page_box(cleaned, factor, window) if cleaned is not None else None
+        step = _finer_read(scan, finer, factor, ink)
+        if step is None:  # nothing finer fits in memory: keep what this scale gives
+            if digits is not None:
+                return _place(digits, factor, window, scan.size)
+            raise missing  # type: ignore[misc]
+        factor, window = step
+
+
+def _first_factor(scan: Scan, factor: int) -> int:
+    """``factor``, or the first coarser one at which the whole page fits the working and
+    memory bounds; ImageTooLargeError when none does."""
+    for candidate in REDUCTIONS:
+        cells = scan.cells(candidate)
+        if candidate >= factor and cells <= WORK_PIXELS and scan.affordable(candidate, cells):
+            return candidate
+    coarsest = REDUCTIONS[-1]
+    cells = scan.cells(coarsest)
+    if cells > WORK_PIXELS:
+        width, height = scan.size
+        raise ImageTooLargeError(f"a {width}x{height} page is {cells} pixels even at 1/{coarsest} scale; "
+                                 f"at most {WORK_PIXELS} are read at once")
+    raise scan.too_large(coarsest, cells)
+
+
+def _finer_read(scan: Scan, finer: int, factor: int,
+                ink: tuple[int, int, int, int] | None) -> tuple[int, tuple[int, int, int, int] | None] | None:
+    """The next reading: the finest factor from ``finer`` up to (not including) ``factor`` at
+    which the whole page, or else a window around ``ink`` (x0, y0, x1, y1 in the page's
+    pixels), fits the working and memory bounds; None if none does."""
+    width, height = scan.size
+    for candidate in REDUCTIONS:
+        if candidate < finer or candidate >= factor:
+            continue
+        cells = scan.cells(candidate)
+        if cells <= WORK_PIXELS and scan.affordable(candidate, cells):
+            return candidate, None  # the whole page, as for any page of ordinary size
+        if ink is None:
+            continue
+        x0, y0, x1, y1 = ink
+        # Paper all around, as much as the ink's extent: polarity and paper level are found
+        # from the majority of pixels, which must stay paper.
+        margin = max(x1 - x0, y1 - y0) + 2 * factor
+        window = (max(0, x0 - margin) // candidate, max(0, y0 - margin) // candidate,
+                  -(-min(width, x1 + margin) // candidate), -(-min(height, y1 + margin) // candidate))
+        cells = scan.cells(candidate, window)
+        if cells <= WORK_PIXELS and scan.affordable(candidate, cells):
+            return candidate, window
+    return None
+
+
+def _page_box(cleaned: Ink, factor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+    """The rectangle holding the ink of a reading, as (x0, y0, x1, y1) in the page's pixels."""
+    x, y, w, h = cleaned.box
+    left, top = (window[0], window[1]) if window is not None else (0, 0)
+    return (left + x) * factor, (top + y) * factor, (left + x + w) * factor, (top + y + h) * factor
 
 
 def warm_up() -> None:
@@ -74,10 +143,12 @@ def warm_up() -> None:
     scan: a cold compile takes seconds, which a waiting single-image request should not pay."""
     page = np.full((120, 160), 230, np.uint8)
     cv2.circle(page, (60, 60), 30, 20, 6)
-    for image in (page, cv2.cvtColor(page, cv2.COLOR_GRAY2RGB)):
-        ok, png = cv2.imencode(".png", image)
+    # Plain grey and RGB PNGs (the fast decoder), RGBA (read row by row) and TIFF (Pillow, in bands).
+    for image, ext in ((page, ".png"), (cv2.cvtColor(page, cv2.COLOR_GRAY2RGB), ".png"),
+                       (cv2.cvtColor(page, cv2.COLOR_GRAY2BGRA), ".png"), (page, ".tiff")):
+        ok, encoded = cv2.imencode(ext, image)
         if ok:
-            preprocess(png.tobytes())
+            preprocess(encoded.tobytes())
 
 
 def _reduction(most: int) -> int:
@@ -85,15 +156,18 @@ def _reduction(most: int) -> int:
     return max((r for r in REDUCTIONS if r <= most), default=1)
 
 
-def _scale_boxes(digits: Digits, factor: int, shape: tuple[int, ...], size: tuple[int, int] | None) -> Digits:
-    """Boxes found on a page reduced by ``factor`` (of ``shape``), in the pixels of the ``size`` scan."""
-    if factor == 1 or size is None:
+def _place(digits: Digits, factor: int, window: tuple[int, int, int, int] | None,
+           size: tuple[int, int]) -> Digits:
+    """Boxes found in ``window`` of a page reduced by ``factor``, in the pixels of the page of ``size``."""
+    if factor == 1 and window is None:
         return digits
-    width, height = size
-    if (-(-width // factor), -(-height // factor)) != (shape[1], shape[0]):
-        width, height = height, width  # EXIF orientation turned the page
-    boxes = digits.boxes * factor
+    boxes = digits.boxes.copy()
+    if window is not None:
+        boxes[:, 0] += window[0]
+        boxes[:, 1] += window[1]
+    boxes *= factor
     # The reduced page was rounded up, so the last row and column can reach past the scan.
+    width, height = size
     boxes[:, 2] = np.minimum(boxes[:, 2], width - boxes[:, 0])
     boxes[:, 3] = np.minimum(boxes[:, 3], height - boxes[:, 1])
     return Digits(images=digits.images, boxes=boxes)
@@ -104,6 +178,11 @@ def read_digits(grey: np.ndarray) -> Digits:
     cleaned = clean(grey)
     if cleaned is None:
         raise NoDigitFoundError("no digit found: the image is blank")
+    return _digits_of(cleaned)
+
+
+def _digits_of(cleaned: Ink) -> Digits:
+    """Segment a cleaned page and bring each digit to 28x28."""
     found = segment(cleaned.mask, cleaned.box)
     if not found.segments:
         raise NoDigitFoundError("no digit found: only specks and printed lines")
