@@ -71,14 +71,14 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise StartupError(f"{what}: process exited with code {process.returncode}{_tail(log_file)}")
+            raise StartupError(f"{what}: process exited with code {process.returncode}{tail(log_file)}")
         try:
             if check():
                 return
         except Exception:  # noqa: BLE001,S110 - not ready yet; keep polling
             pass
         time.sleep(interval)
-    raise StartupError(f"{what}: not ready after {timeout:.0f} s{_tail(log_file)}")
+    raise StartupError(f"{what}: not ready after {timeout:.0f} s{tail(log_file)}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -114,7 +114,8 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _tail(log_file: Path | None, lines: int = 20) -> str:
+def tail(log_file: Path | None, lines: int = 20) -> str:
+    """The last lines of a log, ready to append to an error message (empty without a log)."""
     if log_file is None or not log_file.exists():
         return ""
     text = log_file.read_text(errors="replace").splitlines()[-lines:]

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import Field
@@ -14,16 +14,8 @@ from pydantic import Field
 from contracts.models import DEFAULT_MODEL_NAME, is_available
 from core.serving_status import model_states
 from core.settings import DigitsSettings
-from digits.processes import (
-    StartupError,
-    http_ok,
-    port_open,
-    python_module,
-    spawn,
-    start_redis,
-    stop_all,
-    wait_until,
-)
+from digits.processes import StartupError, http_ok, port_open, python_module, spawn, start_redis, wait_until
+from digits.supervise import GaveUpError, Supervisor
 
 
 class StackSettings(DigitsSettings):
@@ -42,10 +34,11 @@ class StackSettings(DigitsSettings):
 
 
 def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
-    """Start Redis (unless external), train if needed, then serving, workers and gateway."""
+    """Start Redis (unless external), train if needed, then serving, workers and gateway, and
+    keep them running until Ctrl-C (a child that dies is started again)."""
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    children: list[subprocess.Popen] = []
+    supervisor = Supervisor()
     stopping = False
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -55,42 +48,48 @@ def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        redis_url = settings.redis_url or _start_local_redis(settings, logs, children)
+        redis_url = settings.redis_url or _start_local_redis(settings, logs, supervisor)
         _train_if_missing(settings, train_args or [])
         env = _child_env(settings, redis_url)
-        _start_serving(settings, env, logs, children)
+        _start_serving(settings, env, logs, supervisor)
         for n in range(settings.workers):
-            children.append(spawn(python_module("worker"), logs / f"worker-{n + 1}.log", env))
-        gateway = spawn(python_module("gateway"), logs / "gateway.log", env)
-        children.append(gateway)
+            supervisor.add(f"worker-{n + 1}", _starter("worker", logs / f"worker-{n + 1}.log", env),
+                           logs / f"worker-{n + 1}.log")
+        gateway = supervisor.add("gateway", _starter("gateway", logs / "gateway.log", env), logs / "gateway.log")
         url = f"http://127.0.0.1:{settings.gateway_port}"
         wait_until(lambda: http_ok(f"{url}/readyz"), "gateway", 60, gateway, logs / "gateway.log")
         print(f"\ndigits is up: {url}  (logs in {logs}; Ctrl-C stops)", flush=True)
-        return _watch(children)
+        supervisor.watch()
+        return 0  # not reached: watch() returns only by an exception
     except KeyboardInterrupt:
         stopping = True
         print("\nstopping...", flush=True)
         return 0
-    except StartupError as exc:
+    except (StartupError, GaveUpError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         # A second Ctrl-C must not abandon half-stopped children.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_all(children)
+        supervisor.stop()
         if stopping:
             print("stopped", flush=True)
 
 
-def _start_local_redis(settings: StackSettings, logs: Path, children: list) -> str:
+def _starter(module: str, log: Path, env: dict[str, str]) -> Callable[[], subprocess.Popen]:
+    return lambda: spawn(python_module(module), log, env)
+
+
+def _start_local_redis(settings: StackSettings, logs: Path, supervisor: Supervisor) -> str:
     if port_open(settings.redis_port):
         raise StartupError(
             f"port {settings.redis_port} is taken; set DIGITS_LOCAL_REDIS_PORT, "
             "or DIGITS_REDIS_URL to use that Redis"
         )
-    proc = start_redis(settings.redis_port, settings.home / "redis", logs / "redis.log")
-    children.append(proc)
+    # Restarted in place with its append-only file: batches and results survive.
+    proc = supervisor.add("redis", lambda: start_redis(settings.redis_port, settings.home / "redis",
+                                                       logs / "redis.log"), logs / "redis.log")
     wait_until(lambda: port_open(settings.redis_port), "redis", 20, proc, logs / "redis.log")
     return f"redis://127.0.0.1:{settings.redis_port}/0"
 
@@ -103,9 +102,8 @@ def _train_if_missing(settings: StackSettings, train_args: list[str]) -> None:
         raise StartupError("training failed; see the output above")
 
 
-def _start_serving(settings: StackSettings, env: dict, logs: Path, children: list) -> None:
-    proc = spawn(python_module("serving"), logs / "serving.log", env)
-    children.append(proc)
+def _start_serving(settings: StackSettings, env: dict, logs: Path, supervisor: Supervisor) -> None:
+    proc = supervisor.add("model server", _starter("serving", logs / "serving.log", env), logs / "serving.log")
     rest_url = f"http://127.0.0.1:{settings.rest_port}"
 
     def available() -> bool:
@@ -128,13 +126,3 @@ def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:
         "DIGITS_SERVING_REST_URL": f"http://127.0.0.1:{settings.rest_port}",
     })
     return env
-
-
-def _watch(children: list[subprocess.Popen]) -> int:
-    while True:
-        for proc in children:
-            if proc.poll() is not None:
-                print(f"error: {' '.join(map(str, proc.args[-2:]))} exited with code {proc.returncode}",
-                      file=sys.stderr)
-                return 1
-        time.sleep(0.5)

@@ -11,7 +11,7 @@ import signal
 import time
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 
 from contracts.jobs import BATCH_QUEUE
 from core.batch_store import BatchStore
@@ -81,7 +81,7 @@ def test_chunks_wait_for_serving_to_come_back(db_url, model_base, mnist, tmp_pat
                    "DIGITS_REST_PORT": "0"}
     serving = spawn(python_module("serving"), tmp_path / "serving.log", serving_env)
     try:
-        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish once Serving is up", 120,
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish once Serving is up", 240,
                    worker, tmp_path / "worker.log")
     finally:
         stop_all([worker, serving])
@@ -131,3 +131,56 @@ def test_a_queued_batch_survives_a_redis_crash_with_aof(model_server, mnist, tmp
         assert all(row["error"] is None for row in rows)
     finally:
         stop_all([p for p in (worker, server) if p is not None])
+
+
+def test_a_killed_workers_chunk_runs_again_without_waiting_for_its_retry_delay(db_url, model_server, mnist, tmp_path):
+    """Abandoned is not failed: the chunk's retry delays (30 s here) are for Serving down. It
+    runs again once its heartbeat lapses and a maintenance pass finds it (3 s + 1 s here)."""
+    files = scan_files(mnist, 48, side=1600)
+    workers = [start_worker(db_url, model_server, tmp_path / f"worker-{n}.log", **FAST_RECOVERY) for n in range(2)]
+    try:
+        for n, worker in enumerate(workers):
+            wait_until(lambda n=n: "Listening on" in (tmp_path / f"worker-{n}.log").read_text(), "a worker", 60,
+                       worker, tmp_path / f"worker-{n}.log")
+        store, batch_id = _submit(db_url, files, ChunkPolicy(size=48, retries=2, retry_delays=(30,)))
+        wait_until(lambda: store.get(batch_id)["running"] > 0, "the chunk to start", 60, interval=0.02)
+        [busy] = [w for w in Worker.all(connection=store.redis) if w.get_current_job_id()]
+        victim = next(w for w in workers if w.pid == busy.pid)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        killed_at = time.monotonic()
+        assert store.get(batch_id)["processed"] < len(files)  # the kill really was mid-chunk
+        survivor = next(w for w in workers if w is not victim)
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish", 90, survivor,
+                   tmp_path / f"worker-{workers.index(survivor)}.log")
+        recovered = time.monotonic() - killed_at
+    finally:
+        stop_all(workers)
+    _assert_exactly_once(store, batch_id, len(files))
+    assert recovered < 30, f"{recovered:.1f} s: the retry waited for its delay"
+
+
+def test_workers_ride_out_a_redis_restart_mid_batch(model_server, mnist, tmp_path):
+    port = free_port()
+    data, log = tmp_path / "redis", tmp_path / "redis.log"
+    server = start_redis(port, data, log)
+    wait_until(lambda: port_open(port), "redis-server", 20, server, log)
+    url = f"redis://127.0.0.1:{port}/0"
+    workers = [start_worker(url, model_server, tmp_path / f"worker-{n}.log", **FAST_RECOVERY) for n in range(2)]
+    files = scan_files(mnist, 60, side=1200)
+    store, batch_id = _submit(url, files, ChunkPolicy(size=4, retries=3, retry_delays=(1,)))
+    try:
+        wait_until(lambda: store.get(batch_id)["processed"] >= 8, "the batch to start", 60, workers[0],
+                   tmp_path / "worker-0.log")
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        time.sleep(3)  # the workers meet a dead Redis: heartbeats, dequeues and results fail
+        server = start_redis(port, data, log)
+        wait_until(lambda: port_open(port), "redis-server to restart", 20, server, log)
+        wait_until(lambda: store.get(batch_id)["status"] == "done", "the batch to finish", 180, workers[1],
+                   tmp_path / "worker-1.log")
+        assert all(worker.poll() is None for worker in workers)  # nobody restarted them
+        rows = _assert_exactly_once(store, batch_id, len(files))
+        assert all(row["error"] is None for row in rows)
+    finally:
+        stop_all([*workers, server])

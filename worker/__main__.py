@@ -8,7 +8,7 @@ import sys
 import redis
 
 from scans.preprocess import warm_up
-from worker.runner import build_worker
+from worker.runner import run
 from worker.settings import WorkerSettings
 
 
@@ -19,7 +19,7 @@ def main() -> int:
     log.info("loading the image kernels (compiled once, then cached by numba)")
     warm_up()
     connection = redis.Redis.from_url(settings.redis_url)
-    build_worker(settings, connection).work(with_scheduler=True)
+    run(settings, connection)
     return 0
 
 

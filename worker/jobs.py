@@ -21,6 +21,7 @@ from core.stats import count_predictions
 from scans import Digits, preprocess
 from worker.context import get_context
 from worker.errors import ChunkFailedError, ImageExpiredError
+from worker.runner import retry_at_once
 from worker.serving_client import ServingClient
 
 
@@ -83,6 +84,8 @@ def chunk_failed(job: Job, connection: Redis, exc_type: type, exc_value: BaseExc
     state = store.chunk_state(batch_id)
     if job.retries_left or state is None or state[0] == "cancelled":
         store.release_chunk(batch_id, chunk)
+        if exc_type is AbandonedJobError:
+            retry_at_once(job)
         return
     exc = exc_value if isinstance(exc_value, ReadError) else ChunkFailedError(_describe(exc_type, exc_value))
     todo = store.pending(batch_id, indices)

@@ -9,12 +9,19 @@ Why the heartbeat thread: a SimpleWorker only touches Redis between jobs, so RQ 
 a job is alive until its whole timeout has passed. Here a thread renews the job's entry in
 the started-job registry every ``heartbeat_interval`` seconds. When the process is killed,
 the entry lapses after ``heartbeat_ttl`` seconds, and the next maintenance pass of any
-worker (every ``maintenance_interval`` seconds, idle or busy) hands the chunk to RQ's retry.
+worker (every ``maintenance_interval`` seconds, idle or busy) hands the chunk to RQ's retry,
+which re-queues it at once (:func:`retry_at_once`).
+
+Why :func:`run`: RQ's work loop quits on any Redis error outside its blocking dequeue (a
+heartbeat, a maintenance pass, recording a result), so a Redis restart would leave the
+stack without workers. ``run`` waits for Redis with backoff and starts a fresh worker.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import redis
 from rq import Queue, SimpleWorker
@@ -68,3 +75,51 @@ def build_worker(settings: WorkerSettings, connection: redis.Redis) -> Heartbeat
     )
     worker.heartbeat_ttl = settings.heartbeat_ttl
     return worker
+
+
+def retry_at_once(job: Job) -> None:
+    """Make the retry RQ is about to schedule for an abandoned chunk immediate.
+
+    The chunk's retry delays are there for a model server that is down; a worker that died
+    says nothing about the next attempt, which another worker can start at once. RQ picks
+    the delay of this retry from ``retry_intervals`` after the failure callback runs, and
+    waiting for its scheduler (whose lock a dead worker may hold for a minute) would add to
+    the recovery time. Only this retry's delay is zeroed; later ones keep theirs.
+    """
+    if not job.retry_intervals or not job.retries_left:
+        return
+    intervals = list(job.retry_intervals)
+    intervals[max(len(intervals) - job.retries_left, 0)] = 0
+    job.retry_intervals = intervals
+
+
+log = logging.getLogger("worker")
+
+
+def run(settings: WorkerSettings, connection: redis.Redis, max_wait: float = 30.0) -> None:
+    """Work until asked to stop, riding out Redis outages with a fresh worker each time."""
+    wait = 1.0
+    while True:
+        started = time.monotonic()
+        worker = None
+        try:
+            worker = build_worker(settings, connection)
+            worker.work(with_scheduler=True)
+        except redis.RedisError as exc:  # from RQ's set-up or teardown while Redis is away
+            log.warning("Redis error: %s", exc)
+        if worker is not None and worker._stop_requested:  # SIGTERM or Ctrl-C: a stop, not an outage
+            return
+        if time.monotonic() - started > 60:
+            wait = 1.0  # it worked for a while: this is a new outage
+        log.warning("the worker quit; a new one starts once Redis answers (in %.0f s at the earliest)", wait)
+        time.sleep(wait)
+        while not _redis_answers(connection):
+            wait = min(wait * 2, max_wait)
+            time.sleep(wait)
+
+
+def _redis_answers(connection: redis.Redis) -> bool:
+    try:
+        return bool(connection.ping())
+    except redis.RedisError:
+        return False
