@@ -100,6 +100,30 @@ def status(batch_id: str | None, url: str, api_key: str | None) -> int:
     return 0 if body.get("status") in ("ok", DONE, QUEUED, RUNNING) else 1
 
 
+@cli.command()
+@click.argument("model")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--label", default="stable", show_default=True, help="the label to move")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="DIGITS_MODEL_CONFIG_FILE", default=Path("serving/config/models.config"), show_default=True,
+              help="the models.config the servers read (env DIGITS_MODEL_CONFIG_FILE)")
+@click.option("--rest-url", envvar="DIGITS_SERVING_REST_URL", default="http://127.0.0.1:8501", show_default=True,
+              help="the model server's REST status, to wait on (env DIGITS_SERVING_REST_URL)")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="seconds to wait for each step")
+def promote(model: str, version: int, label: str, config_file: Path, rest_url: str, timeout: float) -> int:
+    """Point a label of a model (stable by default) at a version: load it, move the label, unload the rest."""
+    from digits.promote import PromotionError
+    from digits.promote import promote as run_promote
+
+    try:
+        run_promote(config_file, model, version, label, rest_url, timeout=timeout, say=click.echo)
+    except PromotionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return 0
+
+
 @cli.command(context_settings=PASSTHROUGH, add_help_option=False)
 @click.pass_context
 def train(ctx: click.Context) -> int:
