@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.models import DEFAULT_MODEL_NAME
 from core.batch_store import DEFAULT_RESULT_TTL
 from core.settings import DigitsSettings, InvalidSettingError
 from gateway.dispatch import ChunkPolicy
+
+# Keys published in this project's docs and examples over time.
+PUBLIC_KEYS = frozenset({"digits-change-me"})
 
 
 class GatewaySettings(DigitsSettings):
@@ -40,6 +43,9 @@ class GatewaySettings(DigitsSettings):
     # Requests per client (API key, or address without one), e.g. "600/minute" or
     # "20/second;600/minute"; none by default.
     rate_limit: str | None = None
+    # The example key of earlier versions' docs is public: the gateway refuses to start with it
+    # unless this development flag is set.
+    allow_public_key: bool = False
 
     @field_validator("rate_limit")
     @classmethod
@@ -53,6 +59,15 @@ class GatewaySettings(DigitsSettings):
                 raise InvalidSettingError(f"DIGITS_RATE_LIMIT: {value!r} is not a rate limit such as "
                                           "'600/minute' or '20/second;600/minute'") from None
         return value or None
+
+    @model_validator(mode="after")
+    def _no_public_key(self) -> GatewaySettings:
+        public = PUBLIC_KEYS & set(self.api_keys + self.admin_api_keys)
+        if public and not self.allow_public_key:
+            raise InvalidSettingError(
+                f"DIGITS_API_KEYS holds {sorted(public)[0]!r}, a key anyone can read in this project's examples: "
+                "set a key of your own (e.g. `openssl rand -hex 16`), or DIGITS_ALLOW_PUBLIC_KEY=true for development")
+        return self
 
     @property
     def chunk_policy(self) -> ChunkPolicy:

@@ -32,9 +32,15 @@ def test_compose_file_validates_with_docker_compose():
         if os.environ.get("CI"):
             pytest.fail("docker-compose is missing; .ci/run installs it")
         pytest.skip("docker-compose (Debian package) not installed")
+    env = {**os.environ, "DIGITS_WORKERS": "3", "DIGITS_API_KEY": "a-key-of-my-own"}
     result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "DIGITS_WORKERS": "3"})
+                            capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
+    # Without a key of the user's own, compose refuses to start at all.
+    env.pop("DIGITS_API_KEY")
+    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+                            capture_output=True, text=True, cwd=ROOT, env=env)
+    assert result.returncode != 0 and "set DIGITS_API_KEY" in result.stderr
 
 
 def test_every_path_in_compose_exists():
@@ -44,7 +50,7 @@ def test_every_path_in_compose_exists():
             assert (ROOT / build["context"]).is_dir(), name
             assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
+            source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
             if source.startswith("."):
                 assert (ROOT / source).exists(), f"{name}: {source}"
         for arg in service.get("command", []):
@@ -134,3 +140,38 @@ def test_installed_packages_are_the_locked_versions():
         if installed != pinned:
             different[name] = (installed, pinned)
     assert not different, f"installed vs locked: {different}"
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def test_tf_serving_runs_the_tensorflow_minor_version_the_trainer_exports_with():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {Requirement(r).name: str(Requirement(r).specifier).removeprefix("==")
+            for extra in project["optional-dependencies"].values() for r in extra
+            if Requirement(r).name in ("tensorflow", "tensorflow-serving-api")}
+    image, tag = COMPOSE["services"]["serving"]["image"].split(":")
+    assert image == "tensorflow/serving"
+    assert _minor(tag) == _minor(pins["tensorflow"]) == _minor(pins["tensorflow-serving-api"]), (tag, pins)
+    assert _locked()["tensorflow"] == pins["tensorflow"]
+
+
+def test_readers_of_the_models_volume_never_copy_their_image_into_it():
+    """An empty named volume takes the owner of the first container's /models; only the
+    trainer's (uid 10001) may give it, or the trainer cannot write (README: compose)."""
+    for name, service in COMPOSE["services"].items():
+        for volume in service.get("volumes", []):
+            if isinstance(volume, dict) and volume.get("source") == "models":
+                assert name == "trainer" or (volume["read_only"] and volume["volume"]["nocopy"]), name
+            elif isinstance(volume, str) and volume.startswith("models:"):
+                assert name == "trainer", f"{name} mounts the models volume without nocopy"
+    trainer = (ROOT / "trainer" / "Dockerfile").read_text()
+    assert "chown digits:digits /models" in trainer
+
+
+def test_what_has_no_login_listens_on_this_machine_only():
+    services = COMPOSE["services"]
+    assert all(port.startswith("127.0.0.1:") for port in services["rq-dashboard"]["ports"])
+    assert all(port.startswith("127.0.0.1:") for port in services["serving"]["ports"])
+    assert services["worker"]["environment"]["DIGITS_MODEL_LABEL"] == "stable"

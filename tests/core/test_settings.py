@@ -38,3 +38,13 @@ def test_chunk_policy_and_heartbeat_settings():
     with pytest.raises(InvalidSettingError, match="DIGITS_HEARTBEAT_TTL must be at least 3"):
         WorkerSettings.from_env({"DIGITS_REDIS_URL": "redis://x", "DIGITS_HEARTBEAT_INTERVAL": "2",
                                  "DIGITS_HEARTBEAT_TTL": "2"})
+
+
+def test_the_gateway_refuses_the_public_example_key_unless_told_it_is_development():
+    with pytest.raises(InvalidSettingError, match="DIGITS_API_KEYS holds 'digits-change-me'"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "r", "DIGITS_API_KEYS": "mine, digits-change-me"})
+    with pytest.raises(InvalidSettingError, match="digits-change-me"):
+        GatewaySettings.from_env({"DIGITS_REDIS_URL": "r", "DIGITS_ADMIN_API_KEYS": "digits-change-me"})
+    allowed = GatewaySettings.from_env({"DIGITS_REDIS_URL": "r", "DIGITS_API_KEYS": "digits-change-me",
+                                        "DIGITS_ALLOW_PUBLIC_KEY": "true"})
+    assert allowed.api_keys == ("digits-change-me",)
