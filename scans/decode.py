@@ -31,7 +31,7 @@ import struct
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -132,6 +132,7 @@ class Scan(ABC):
 
     data: bytes
     size: tuple[int, int]
+    _known: dict[tuple[int, int], int]
 
     def cells(self, reduce: int, window: tuple[int, int, int, int] | None = None) -> int:
         """Pixels of the page reduced by ``reduce``, or of ``window`` (x0, y0, x1, y1) of it."""
@@ -139,9 +140,16 @@ class Scan(ABC):
             return (window[2] - window[0]) * (window[3] - window[1])
         return -(-self.size[0] // reduce) * -(-self.size[1] // reduce)
 
-    @abstractmethod
     def memory(self, reduce: int, cells: int) -> int:
         """Bytes, beyond the file, that reading ``cells`` cells of the page at ``reduce`` takes."""
+        key = (reduce, cells)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = self._memory(reduce, cells)
+        return known
+
+    @abstractmethod
+    def _memory(self, reduce: int, cells: int) -> int: ...
 
     @abstractmethod
     def describe(self) -> str:
@@ -182,8 +190,10 @@ class PngScan(Scan):
     """A PNG: plain pages that fit are decoded whole (:mod:`scans.png`), the rest row by row."""
 
     def __init__(self, data: bytes, png: PngFile):
-        self.data, self.png = data, png
+        self.data, self.png, self._known = data, png, {}
         self.size = (png.height, png.width) if png.orientation >= 5 else (png.width, png.height)
+        self.whole = self._whole()
+        self.fast = self.whole is not None and len(data) + self.whole <= MEMORY_BUDGET
 
     def describe(self) -> str:
         kind = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}[self.png.colour]
@@ -192,7 +202,8 @@ class PngScan(Scan):
     def _whole(self) -> int | None:
         """Bytes a whole decode by the fast path takes, None when it does not take this PNG."""
         png = self.png
-        if png.depth != 8 or png.colour not in (0, 2) or png.interlaced or png.transparency is not None:
+        if (png.depth != 8 or png.colour not in (0, 2) or png.interlaced or png.transparency is not None
+                or png.orientation != 1):
             return None
         pixels = png.width * png.height
         channels = 1 if png.colour == 0 else 3
@@ -200,15 +211,11 @@ class PngScan(Scan):
         # unfiltered rows, grey, and the halvings of _shrink (measured: 4.3 and 7 bytes a pixel).
         return len(self.data) + pixels * (3 * channels + 1) + pixels // 2
 
-    def memory(self, reduce: int, cells: int) -> int:
-        whole = self._whole()
-        if whole is not None and len(self.data) + whole <= MEMORY_BUDGET:
-            return whole
-        return self.png.memory(cells)
+    def _memory(self, reduce: int, cells: int) -> int:
+        return self.whole if self.fast else self.png.memory(cells)  # type: ignore[return-value]
 
     def _read(self, reduce: int, window: tuple[int, int, int, int]) -> np.ndarray:
-        whole = self._whole()
-        if whole is not None and len(self.data) + whole <= MEMORY_BUDGET and self.png.orientation == 1:
+        if self.fast:
             grey = decode_png(self.data)
             if grey is not None:
                 return _crop_shrink(grey, reduce, window)
@@ -216,15 +223,13 @@ class PngScan(Scan):
         return read_png(png, Grid(png.width, png.height, png.orientation, reduce, window))
 
 
-@dataclass(frozen=True)
-class _Jpeg:
+class _Jpeg(NamedTuple):
     width: int
     height: int
     precision: int
     components: tuple[tuple[int, int], ...]  # (horizontal, vertical) sampling of each
-    buffered: bool  # progressive, or several scans: every coefficient is kept until the end
+    buffered: bool  # progressive, or several scans: every coefficient is kept (True: maybe, for small pages)
     orientation: int
-    adobe: int | None  # the Adobe marker's colour transform
 
     @property
     def plain(self) -> bool:
@@ -250,11 +255,17 @@ _SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 _PROGRESSIVE = frozenset((0xC2, 0xC6, 0xCA, 0xCE))
 
 
+# Up to this many pixels a JPEG's coefficients take at most 6 MB: the walk stops at the frame.
+_SMALL_JPEG = 1 << 20
+_U16 = struct.Struct(">H")
+_FRAME = struct.Struct(">BHHB")
+
+
 def _parse_jpeg(data: bytes) -> _Jpeg | None:
     """Walk the JPEG segments to the first scan; None if they are malformed or there is no frame."""
-    pos, orientation, adobe = 2, 1, None
+    pos, orientation, size = 2, 1, len(data)
     frame: tuple[int, int, int, tuple[tuple[int, int], ...], bool] | None = None
-    while pos + 4 <= len(data):
+    while pos + 4 <= size:
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
@@ -264,29 +275,28 @@ def _parse_jpeg(data: bytes) -> _Jpeg | None:
         if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a segment
             pos += 2
             continue
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        segment = data[pos + 4 : pos + 2 + length]
-        if length < 2 or len(segment) < length - 2:
+        length = _U16.unpack_from(data, pos + 2)[0]
+        start, end = pos + 4, pos + 2 + length
+        if length < 2 or end > size:
             return None
-        if marker == 0xE1 and segment.startswith(b"Exif\x00\x00"):
-            orientation = exif_orientation(segment) or 1
-        elif marker == 0xEE and segment.startswith(b"Adobe") and len(segment) >= 12:
-            adobe = segment[11]
+        if marker == 0xE1 and data.startswith(b"Exif\x00\x00", start):
+            orientation = exif_orientation(data[start:end]) or 1
         elif marker in _SOF:
-            if len(segment) < 6 or len(segment) < 6 + 3 * segment[5]:
+            if length < 8 or length < 8 + 3 * data[start + 5]:
                 return None
-            precision, height, width, count = struct.unpack(">BHHB", segment[:6])
-            sampling = tuple((segment[7 + 3 * i] >> 4, segment[7 + 3 * i] & 15) for i in range(count))
+            precision, height, width, count = _FRAME.unpack_from(data, start)
+            sampling = tuple((data[start + 7 + 3 * i] >> 4, data[start + 7 + 3 * i] & 15) for i in range(count))
             if not width or not height or not count or any(not h or not v for h, v in sampling):
                 return None
             frame = (width, height, precision, sampling, marker in _PROGRESSIVE)
+            if width * height <= _SMALL_JPEG:  # no need to know: even every coefficient is little
+                return _Jpeg(width, height, precision, sampling, True, orientation)
         elif marker == 0xDA:  # the first scan: all components in it, or one scan per component
-            if frame is None or not segment:
+            if frame is None or length < 3:
                 return None
             width, height, precision, sampling, progressive = frame
-            return _Jpeg(width, height, precision, sampling, progressive or segment[0] < len(sampling),
-                         orientation, adobe)
-        pos += 2 + length
+            return _Jpeg(width, height, precision, sampling, progressive or data[start] < len(sampling), orientation)
+        pos = end
     return None
 
 
@@ -294,13 +304,13 @@ class JpegScan(Scan):
     """An 8-bit grey or colour JPEG, read by OpenCV's libjpeg-turbo."""
 
     def __init__(self, data: bytes, jpeg: _Jpeg):
-        self.data, self.jpeg = data, jpeg
+        self.data, self.jpeg, self._known = data, jpeg, {}
         turned = jpeg.orientation >= 5
         self.size = (jpeg.height, jpeg.width) if turned else (jpeg.width, jpeg.height)
 
     def describe(self) -> str:
         kind = "grey" if len(self.jpeg.components) == 1 else "colour"
-        progressive = " progressive" if self.jpeg.buffered else ""
+        progressive = " progressive or multi-scan" if self.jpeg.buffered else ""
         return f"{self.jpeg.width}x{self.jpeg.height} {kind}{progressive} JPEG"
 
     def _cost(self, scale: int) -> int:
@@ -315,12 +325,14 @@ class JpegScan(Scan):
 
         Full size is kept whenever it fits: libjpeg's own scaling is blocky at low JPEG
         qualities (it cost 0.4% of single-digit accuracy on small scans)."""
+        if len(self.data) + self._cost(1) <= MEMORY_BUDGET:
+            return 1
         for scale in REDUCTIONS:
             if scale <= reduce and len(self.data) + self._cost(scale) <= MEMORY_BUDGET:
                 return scale
         return reduce
 
-    def memory(self, reduce: int, cells: int) -> int:
+    def _memory(self, reduce: int, cells: int) -> int:
         return self._cost(self._scale(reduce))
 
     def _read(self, reduce: int, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -341,7 +353,7 @@ class PillowScan(Scan):
     go between reads (the pipeline runs in between)."""
 
     def __init__(self, data: bytes, max_pixels: int):
-        self.data = data
+        self.data, self._known = data, {}
         with _pillow_errors("image header is corrupt"):
             image = self._open()
         with image:
@@ -390,7 +402,7 @@ class PillowScan(Scan):
         extra = self.jpeg.coefficients() if self.jpeg is not None else 0
         return int(page * (1 + self.pages_beside)) + self.fixed + extra + _BAND_BYTES + 5 * cells + (1 << 20)
 
-    def memory(self, reduce: int, cells: int) -> int:
+    def _memory(self, reduce: int, cells: int) -> int:
         return self._cost(self._scale(reduce), cells)
 
     def _read(self, reduce: int, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -407,7 +419,8 @@ class PillowScan(Scan):
             if image.size != (-(-self.stored[0] // scale), -(-self.stored[1] // scale)):
                 raise InvalidImageError(f"{self.format} frame is {image.size[0]}x{image.size[1]}, "
                                         f"not the {self.stored[0]}x{self.stored[1]} its header gives")
-            return _fold_pillow(image, reduce // scale, window, self.orientation)
+            with _pillow_errors(f"the {self.mode} {self.format} image could not be turned to grey"):
+                return _fold_pillow(image, reduce // scale, window, self.orientation)
 
 
 @contextlib.contextmanager
@@ -422,7 +435,7 @@ def _pillow_errors(what: str) -> Iterator[None]:
     except Image.UnidentifiedImageError as exc:
         raise InvalidImageError("not a recognised image format") from exc
     except MemoryError as exc:
-        raise ImageTooLargeError(f"{what.split(' is ')[0]} needs more memory than there is") from exc
+        raise ImageTooLargeError("decoding the image needs more memory than there is") from exc
     except Exception as exc:  # noqa: BLE001 - see above
         raise InvalidImageError(f"{what}: {_name(exc)}") from exc
 
@@ -584,8 +597,16 @@ def _any_to_grey(band: Image.Image, fmt: str) -> np.ndarray:
 
 
 def _extrema(image: Image.Image) -> tuple[float, float]:
-    low, high = image.getextrema()
-    low, high = float(low), float(high)  # type: ignore[arg-type]
+    """The least and greatest value of a one-channel image (NaN counts as 0)."""
+    try:
+        low, high = (float(v) for v in image.getextrema())  # type: ignore[arg-type]
+    except ValueError:  # Pillow has no extrema for some modes (I;16B): a band at a time
+        width, height = image.size
+        rows = max(1, _BAND_PIXELS // width)
+        low, high = math.inf, -math.inf
+        for top in range(0, height, rows):
+            band = np.asarray(image.crop((0, top, width, min(top + rows, height))), dtype=np.float32)
+            low, high = min(low, float(band.min())), max(high, float(band.max()))
     return (0.0 if math.isnan(low) else low), (0.0 if math.isnan(high) else high)
 
 

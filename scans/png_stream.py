@@ -16,7 +16,7 @@ keeps its high byte, palette entries are converted once.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -40,8 +40,7 @@ BLOCK = 1 << 18
 _IN_STEP = 1 << 14
 
 
-@dataclass(frozen=True)
-class PngFile:
+class PngFile(NamedTuple):
     """What the chunks of a PNG say, and where its image data is."""
 
     width: int

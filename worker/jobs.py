@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from contracts.errors import ReadError
+from contracts.errors import ErrorCode, ReadError
 from contracts.rows import DigitReading, ResultRow, error_row
 from core.batch_store import BatchStore
 from core.stats import count_predictions
@@ -23,6 +24,8 @@ from worker.context import get_context
 from worker.errors import ChunkFailedError, ImageExpiredError
 from worker.runner import retry_at_once
 from worker.serving_client import ServingClient
+
+log = logging.getLogger(__name__)
 
 
 def predict_image(data: bytes, include_inputs: bool = False) -> ResultRow:
@@ -127,6 +130,12 @@ def read_blobs(blobs: list[bytes | None], client: ServingClient, max_pixels: int
             scans.append((pos, preprocess(data, max_pixels)))
         except ReadError as exc:
             rows[pos] = _error_row(exc)
+        except JobTimeoutException:
+            raise  # the chunk ran out of time: not this image's doing
+        except Exception as exc:  # noqa: BLE001 - one image's failure is its own row, never the chunk's
+            log.exception("image %d of %d could not be read", pos + 1, len(blobs))
+            what = "reading it ran out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"
+            rows[pos] = error_row(ErrorCode.INVALID_IMAGE, f"the image could not be read ({what})")
     if scans:
         prediction = client.predict(np.concatenate([digits.images for _, digits in scans]))
         start = 0

@@ -1,6 +1,8 @@
 """Reading a chunk of images against the real model server: good and bad input side by side."""
 
 import io
+import logging
+import struct
 import zlib
 
 import numpy as np
@@ -63,3 +65,63 @@ def test_needs_review_follows_the_whole_number_confidence(client, mnist):
     assert row["needs_review"] == (row["confidence"] < 0.9)
     [strict] = read_blobs([scan], client, max_pixels=40_000_000, review_threshold=1.0)
     assert strict["needs_review"]
+
+
+def _tiff(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def test_files_that_used_to_fail_their_whole_chunk_get_their_own_row(client, mnist):
+    # Issue #22: a 20-byte PNG raised struct.error, a CIELAB TIFF a ValueError: the chunk was
+    # retried, then ended chunk_failed, and every good image in it lost its row.
+    good = [render_scan(mnist.x_test[i]) for i in range(4)]
+    twenty = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDRIEND"
+    lab = _tiff(Image.open(io.BytesIO(good[0])).convert("RGB").convert("LAB"))
+    alone = read_blobs(good, client, max_pixels=40_000_000, review_threshold=0.9)
+    rows = read_blobs([good[0], twenty, good[1], lab, good[2], good[3]], client, max_pixels=40_000_000,
+                      review_threshold=0.9)
+    assert [r["digits"] for r in (rows[0], rows[2], rows[4], rows[5])] == [r["digits"] for r in alone]
+    assert rows[1]["error"]["code"] == "invalid_image" and rows[1]["digits"] is None
+    assert "PNG" in rows[1]["error"]["message"] and "header" in rows[1]["error"]["message"]
+    # CIELAB's L channel is the lightness: the digit is read like its RGB original.
+    assert rows[3]["error"] is None and rows[3]["digits"] == alone[0]["digits"]
+
+
+@pytest.mark.parametrize("exc", [MemoryError(), RuntimeError("a decoder bug"), struct.error("unpack requires 10")])
+def test_any_unexpected_failure_reading_one_image_is_that_images_row(client, mnist, monkeypatch, caplog, exc):
+    import worker.jobs
+
+    good = [render_scan(mnist.x_test[i]) for i in range(3)]
+    poison = b"poison"
+    real = worker.jobs.preprocess
+
+    def preprocess(data, max_pixels):
+        if data == poison:
+            raise exc
+        return real(data, max_pixels)
+
+    monkeypatch.setattr(worker.jobs, "preprocess", preprocess)
+    with caplog.at_level(logging.ERROR, logger="worker.jobs"):
+        rows = read_blobs([good[0], poison, good[1], good[2]], client, max_pixels=40_000_000, review_threshold=0.9)
+    assert all(rows[i]["error"] is None and len(rows[i]["digits"]) == 1 for i in (0, 2, 3))
+    assert rows[1]["error"]["code"] == "invalid_image" and rows[1]["needs_review"]
+    message = rows[1]["error"]["message"]
+    assert ("out of memory" in message) if isinstance(exc, MemoryError) else (type(exc).__name__ in message)
+    # Logged with its traceback, for whoever fixes the cause.
+    [record] = [r for r in caplog.records if r.name == "worker.jobs"]
+    assert record.exc_info is not None and "image 2 of 4" in record.getMessage()
+
+
+def test_the_chunks_own_timeout_is_not_taken_for_an_images_failure(client, mnist, monkeypatch):
+    from rq.timeouts import JobTimeoutException
+
+    import worker.jobs
+
+    def preprocess(data, max_pixels):
+        raise JobTimeoutException("the chunk took too long")
+
+    monkeypatch.setattr(worker.jobs, "preprocess", preprocess)
+    with pytest.raises(JobTimeoutException):
+        read_blobs([render_scan(mnist.x_test[0])], client, max_pixels=40_000_000, review_threshold=0.9)
