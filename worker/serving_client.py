@@ -74,6 +74,10 @@ class ServingClient:
                 options=[
                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                    # Every address the name resolves to takes calls in turn: behind a headless
+                    # Service (dns:///serving:8500) a worker spreads over all serving replicas,
+                    # where gRPC's default (pick_first) would stick to one.
+                    ("grpc.lb_policy_name", "round_robin"),
                 ],
             )
             self._pid = os.getpid()
