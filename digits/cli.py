@@ -45,6 +45,22 @@ def up(workers: int | None, port: int | None, train_args: tuple[str, ...]) -> in
 
 
 @cli.command()
+@click.option("--model-base", type=click.Path(path_type=Path), envvar="DIGITS_MODEL_BASE", default=Path("models"),
+              show_default=True, help="model base path (env DIGITS_MODEL_BASE)")
+def seed(model_base: Path) -> int:
+    """Install the shipped models as version 1 where the model base has none (checksums verified)."""
+    from trainer.shipped import ShippedModelError, install_missing
+
+    try:
+        if not install_missing(model_base, say=click.echo):
+            click.echo(f"every shipped model already has a version in {model_base}; nothing to do")
+    except ShippedModelError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return 0
+
+
+@cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("results.csv"), show_default=True,
               help="results file, .csv or .jsonl; files already in it are skipped")

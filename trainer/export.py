@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from contracts.models import (
     existing_versions,
 )
 from trainer.errors import ExportError
+from trainer.publish import fsync_dir, fsync_tree, temporary_folder
 
 
 def next_version(model_dir: Path) -> int:
@@ -55,15 +55,14 @@ def export_model(
     ``card`` renders MODEL_CARD.md from the metrics once the version number is known.
     """
     model_dir = Path(model_base) / name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
+    tmp = temporary_folder(model_dir)
     try:
         _write_saved_model(model, tmp, temperature)
         for rel, content in (extra_files or {}).items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         return _rename_into_place(tmp, model_dir, metrics, card)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -110,22 +109,6 @@ def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any],
             if target.exists():
                 continue
             raise
-        _fsync_dir(model_dir)
+        fsync_dir(model_dir)
         return target
     raise ExportError(f"could not find a free version number in {model_dir}")
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _, filenames in os.walk(root):
-        for filename in filenames:
-            with open(os.path.join(dirpath, filename), "rb") as handle:
-                os.fsync(handle.fileno())
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
