@@ -38,6 +38,7 @@ class TrainerSettings:
     augment: bool
     precision: str
     if_missing: bool
+    verbose: bool
 
 
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> TrainerSettings:
@@ -71,6 +72,9 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                         help="scan-like images made from MNIST test digits for evaluation")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when a version of the model already exists")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines on the console (by default they go to "
+                             "<model base>/<name>/train.log)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 100:
         parser.error("--limit must be at least 100")

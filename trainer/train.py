@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ def run(settings: TrainerSettings) -> Path | None:
     model.fit(
         x_train.astype(np.float32), y_train, validation_data=(x_val.astype(np.float32), y_val),
         epochs=settings.epochs, batch_size=settings.batch_size,
-        verbose=1 if sys.stdout.isatty() else 0, callbacks=[RunProgress(settings.epochs)],
+        verbose=0, callbacks=[RunProgress(settings.epochs, int(np.ceil(len(x_train) / settings.batch_size)))],
     )
     train_seconds = time.monotonic() - started
     if policy != "float32":
