@@ -354,6 +354,8 @@ class PillowScan(Scan):
 
     def __init__(self, data: bytes, max_pixels: int):
         self.data, self._known = data, {}
+        # Pillow unpacks a TIFF's tags as it opens it: look at their size first.
+        tags = _check_tiff_tags(data) if data[:4] in (b"II*\x00", b"MM\x00*") else 0
         with _pillow_errors("image header is corrupt"):
             image = self._open()
         with image:
@@ -370,11 +372,16 @@ class PillowScan(Scan):
             self.fixed = _FILE_COPIES.get(self.format, 0) * len(data)
             self.pages_beside = _PAGES_BESIDE.get(self.format, 1.0)
             if self.format == "TIFF":
-                self.fixed = _check_tiff_tags(data)
+                self.fixed = tags
             with _pillow_errors("image header is corrupt"):
-                self.orientation = _pillow_orientation(image)
                 if self.format == "TIFF":
                     self.fixed += _tiff_buffers(image)
+                    # Pillow turns a TIFF upright itself (its size is already turned), into a copy.
+                    self.orientation = 1
+                    if image.tag_v2.get(0x0112, 1) != 1:
+                        self.pages_beside += 1.0
+                else:
+                    self.orientation = _pillow_orientation(image)
                 if self.format == "BMP" and image.info.get("compression") in _BMP_RLE:
                     self.pages_beside = 2.3  # the run-length decoder builds the page twice in Python
         self.size = (height, width) if self.orientation >= 5 else (width, height)
@@ -485,28 +492,41 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
 
 
 def _check_tiff_tags(data: bytes) -> int:
-    """The bytes of the first directory's tag values, which Pillow reads into memory. A TIFF
-    whose numeric tags hold more values than Pillow should unpack (each becomes a Python
-    object, each strip or tile an entry) is refused."""
+    """The bytes of the tag values Pillow reads into memory from a TIFF's first directory and
+    the EXIF, GPS and interoperability directories it points to. A TIFF whose numeric tags hold
+    more values than Pillow should unpack (each becomes a Python object, each strip or tile an
+    entry) is refused."""
     order = "<" if data[:2] == b"II" else ">"
     try:
-        offset = struct.unpack(order + "I", data[4:8])[0]
-        entries = struct.unpack(order + "H", data[offset : offset + 2])[0]
+        directories = [struct.unpack(order + "I", data[4:8])[0]]
     except struct.error:
         return 0  # Pillow names the damage
     sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
     values = payload = 0
-    for entry in range(offset + 2, min(offset + 2 + 12 * entries, len(data) - 11), 12):
-        kind, count = struct.unpack(order + "HI", data[entry + 2 : entry + 8])
-        if kind in sizes:
-            count = min(count, len(data) // sizes[kind])  # Pillow reads no further than the file
-            payload += count * sizes[kind]
-            if kind not in (1, 2, 6, 7):  # bytes and text stay bytes; numbers become objects
-                values += count
+    seen: set[int] = set()
+    while directories and len(seen) < 8:
+        offset = directories.pop()
+        if offset in seen or offset + 2 > len(data):
+            continue
+        seen.add(offset)
+        entries = struct.unpack(order + "H", data[offset : offset + 2])[0]
+        for entry in range(offset + 2, min(offset + 2 + 12 * entries, len(data) - 11), 12):
+            tag, kind, count = struct.unpack(order + "HHI", data[entry : entry + 8])
+            if kind in sizes:
+                count = min(count, len(data) // sizes[kind])  # Pillow reads no further than the file
+                payload += count * sizes[kind]
+                if kind not in (1, 2, 6, 7):  # bytes and text stay bytes; numbers become objects
+                    values += count
+            if tag in _TIFF_POINTERS and kind in (4, 13):
+                directories.append(struct.unpack(order + "I", data[entry + 8 : entry + 12])[0])
     if values > _TIFF_VALUES:
-        raise ImageTooLargeError(f"TIFF directory holds {values} numeric values (strip and tile lists); "
+        raise ImageTooLargeError(f"TIFF directories hold {values} numeric values (strip and tile lists); "
                                  f"at most {_TIFF_VALUES} are read")
     return min(payload, len(data)) + values * 40
+
+
+# Tags that point to the EXIF, GPS and interoperability directories, which Pillow reads on loading.
+_TIFF_POINTERS = frozenset((0x8769, 0x8825, 0xA005))
 
 
 def _tiff_buffers(image: Image.Image) -> int:
@@ -534,13 +554,10 @@ def _tiff_buffers(image: Image.Image) -> int:
 
 
 def _pillow_orientation(image: Image.Image) -> int:
-    """EXIF (or TIFF, or XMP) orientation, as ImageOps.exif_transpose reads it; 1 when absent or broken."""
+    """EXIF (or XMP) orientation, as ImageOps.exif_transpose reads it; 1 when absent or broken."""
     try:
         exif = image.info.get("exif")
         value = exif_orientation(exif) if isinstance(exif, bytes) else None
-        if value is None and exif is None and hasattr(image, "tag_v2"):
-            tag = image.tag_v2.get(0x0112)
-            value = int(tag) if isinstance(tag, int) and 1 <= tag <= 8 else None
         if value is None:
             value = xmp_orientation(image.info.get("XML:com.adobe.xmp") or image.info.get("xmp"))
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose the image itself

@@ -2,7 +2,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from scans.decode import decode_grey, image_size
 from scans.errors import ImageTooLargeError, InvalidImageError
@@ -150,3 +150,78 @@ def test_image_size_reads_the_header(grey, fmt):
 @pytest.mark.parametrize("data", [b"", b"just some text", b"\x89PNG\r\n\x1a\n"])
 def test_image_size_of_unreadable_bytes_is_none(data):
     assert image_size(data) is None
+
+
+def test_a_png_cut_inside_its_header_is_invalid_naming_the_header():
+    # Issue #22: these 20 bytes raised struct.error, which failed a whole chunk.
+    with pytest.raises(InvalidImageError, match="header"):
+        decode_grey(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDRIEND")
+    assert image_size(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDRIEND") is None
+
+
+@pytest.mark.parametrize("mode", ["LAB", "CMYK", "YCbCr", "LA", "RGBA", "P", "I", "F", "I;16", "I;16B", "1"])
+def test_every_colour_mode_a_tiff_holds_is_read(grey, mode):
+    image = Image.fromarray(grey)
+    if mode == "I;16":
+        image = Image.fromarray(grey.astype(np.uint16) * 257)
+    elif mode == "I;16B":
+        image = Image.frombytes("I;16B", (30, 40), (grey.astype(">u2") * 257).tobytes())
+    elif mode == "I":
+        image = Image.fromarray(grey.astype(np.int32) * 257)
+    elif mode == "F":
+        image = Image.fromarray(grey.astype(np.float32) / 255)
+    elif mode == "1":
+        image = image.point(lambda v: 255 if v > 100 else 0).convert("1")
+    else:
+        image = image.convert(mode)  # CIELAB's lightness was refused: "conversion from LAB to RGB not supported"
+    out = decode_grey(_encode(image, "TIFF"))
+    assert out[20, 15] < 60 and out[2, 2] > 150, mode
+
+
+def test_formats_decoded_whole_are_refused_beyond_the_memory_budget_from_their_header():
+    # 4000x4000 RGB: Pillow would hold 64 MB. The file is small; the refusal comes before decoding.
+    data = _encode(Image.new("RGB", (4000, 4000), "white"), "TIFF", compression="tiff_deflate")
+    with pytest.raises(ImageTooLargeError, match=r"4000x4000 RGB TIFF .* about \d+ MB .* at most 44 MB"):
+        decode_grey(data, reduce=8)
+    # The same page as PNG is read row by row, and as a baseline JPEG scaled by libjpeg.
+    for fmt in ("PNG", "JPEG"):
+        assert decode_grey(_encode(Image.new("RGB", (4000, 4000), "white"), fmt), reduce=8).shape == (500, 500)
+
+
+def test_a_jpeg_too_large_to_decode_at_full_size_is_decoded_scaled():
+    data = _encode(Image.new("L", (6000, 5000), 255), "JPEG")
+    with pytest.raises(ImageTooLargeError, match="at full size"):
+        decode_grey(data)
+    assert decode_grey(data, reduce=2).shape == (2500, 3000)
+
+
+def test_a_progressive_jpeg_counts_the_coefficients_it_keeps():
+    # Every DCT coefficient of the page stays in memory, whatever the scale: 2 bytes a pixel and component.
+    data = _encode(Image.new("RGB", (6000, 5000), "white"), "JPEG", progressive=True, subsampling=0)
+    with pytest.raises(ImageTooLargeError, match="progressive"):
+        decode_grey(data, reduce=8)
+
+
+def test_a_tiff_whose_tags_list_too_many_values_is_refused():
+    data = _encode(Image.new("L", (8, 8), 255), "TIFF", tiffinfo={65000: (7,) * 70_000})
+    with pytest.raises(ImageTooLargeError, match="7000[0-9] numeric values"):
+        decode_grey(data)
+
+
+@pytest.mark.parametrize("reduce", [1, 2, 8])
+@pytest.mark.parametrize("fmt", ["TIFF", "BMP", "GIF", "WEBP"])
+def test_pillow_pages_are_reduced_and_turned_in_bands(grey, fmt, reduce):
+    page = np.tile(grey, (3, 5))  # 120x150
+    image = Image.fromarray(page)
+    exif = image.getexif()
+    exif[0x0112] = 8  # shown turned a quarter left
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    data = _encode(image, fmt, exif=exif.tobytes(), **options) if fmt in ("TIFF", "WEBP") else _encode(image, fmt)
+    out = decode_grey(data, reduce=reduce)
+    # What the careful path gave: Pillow's page, turned by ImageOps.exif_transpose.
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L"))
+    if fmt in ("TIFF", "WEBP"):
+        assert expected.shape != page.shape  # turned
+    assert out.shape == (-(-expected.shape[0] // reduce), -(-expected.shape[1] // reduce))
+    if reduce == 1:
+        assert np.abs(out.astype(int) - expected).max() <= 2

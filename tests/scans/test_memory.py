@@ -112,6 +112,7 @@ PILLOW_CASES = [
     ("TIFF", "CMYK", {"compression": "tiff_deflate"}), ("TIFF", "I;16", {"compression": "tiff_deflate"}),
     ("TIFF", "F", {"compression": "tiff_deflate"}), ("TIFF", "LAB", {"compression": "tiff_deflate"}),
     ("TIFF", "YCbCr", {"compression": "jpeg"}), ("TIFF", "P", {"compression": "packbits"}),
+    ("TIFF", "L", {"compression": "tiff_deflate", "exif": images.exif_with_orientation(8)}),
     ("BMP", "1", {}), ("BMP", "P", {}), ("BMP", "RGB", {}), ("BMP", "RGBA", {}),
     ("GIF", "P", {}), ("GIF", "P", {"transparency": 0}),
     ("WEBP", "RGB", {"quality": 80}), ("WEBP", "RGBA", {"lossless": True}),
@@ -201,9 +202,10 @@ def largest_images(tmp_path_factory, mnist) -> dict[str, tuple[int, tuple[int, i
         def make(side: int, fmt=fmt, mode=mode, options=options) -> bytes:
             return images.encode(_pillow_image(_page(side, digit), mode), fmt, **options)
         name = f"{fmt} {mode}" + (" with transparency" if "transparency" in options else "") + (
-            " progressive" if options.get("progressive") else "")
+            " progressive" if options.get("progressive") else "") + (", EXIF turned" if "exif" in options else "")
         side, data = _largest(make)
-        made[name] = (side, (side // 2 + DIGIT // 2,) * 2, data)
+        at = side // 2 + DIGIT // 2
+        made[name] = (side, (at, side - 1 - at) if "exif" in options else (at, at), data)  # 8: a quarter left
     files = {}
     for i, (name, (side, at, data)) in enumerate(made.items()):
         path = folder / f"{i:02d}.img"

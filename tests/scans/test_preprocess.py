@@ -151,9 +151,10 @@ def test_a_page_of_marks_is_too_many_digits():
 def _kernels():
     import numba
 
-    from scans import clean, components, levels, png, resample, segment
+    from scans import clean, components, fold, levels, png, png_stream, resample, segment
 
-    return {f"{module.__name__}.{name}": value for module in (clean, components, levels, png, resample, segment)
+    modules = (clean, components, fold, levels, png, png_stream, resample, segment)
+    return {f"{module.__name__}.{name}": value for module in modules
             for name, value in vars(module).items() if isinstance(value, numba.core.dispatcher.Dispatcher)}
 
 
@@ -168,3 +169,41 @@ def test_warm_up_compiles_every_kernel_that_reading_scans_needs(mnist):
             preprocess(blob)
     # Nothing compiled after the warm-up: a worker's first request pays no compile.
     assert {name: len(kernel.signatures) for name, kernel in _kernels().items()} == compiled
+
+
+def test_a_finer_reading_of_a_page_too_large_to_work_on_whole_takes_a_window(mnist, monkeypatch):
+    # 3000x3000: at 1/2 scale 2.25 MP, over WORK_PIXELS. A 40 px digit vanishes at 1/8 scale.
+    from scans.decode import Scan
+    from scans.preprocess import WORK_PIXELS
+
+    page = np.full((3000, 3000), 225, np.uint8)
+    digit = np.asarray(Image.fromarray(mnist.x_test[0]).resize((40, 40), Image.Resampling.BILINEAR)) / 255.0
+    page[2100:2140, 700:740] = np.rint(225 - 195 * digit).astype(np.uint8)
+    scan = _png(page)
+    reads = []
+    real = Scan.read
+
+    def read(self, reduce, window=None):
+        out = real(self, reduce, window)
+        reads.append((reduce, window, out.size))
+        return out
+
+    monkeypatch.setattr(Scan, "read", read)
+    digits = preprocess(scan)
+    assert all(cells <= WORK_PIXELS for _, _, cells in reads)
+    assert reads[0][:2] == (8, None) and reads[-1][0] == 1 and reads[-1][1] is not None
+    [(x, y, w, h)] = digits.boxes
+    assert 695 <= x and x + w <= 745 and 2095 <= y and y + h <= 2145
+    # The digit is the one read from the whole page at full size.
+    full = read_digits(decode_grey(scan))
+    assert _best_shifted_correlation(digits.images[0], full.images[0]) > 0.95
+
+
+def test_a_page_too_long_to_work_on_even_at_one_eighth_scale_is_refused():
+    from scans.errors import ImageTooLargeError
+    from tests.scans import images
+
+    row = np.ones(20_000_000, np.uint8)
+    data = images.png(20_000_000, 2, 0, 1, lambda y: row)  # 40 MP, one bit each: 2.5 million cells at 1/8
+    with pytest.raises(ImageTooLargeError, match="even at 1/8 scale"):
+        preprocess(data)
