@@ -13,6 +13,7 @@ import numpy as np
 from contracts.models import DIGIT_SIGNATURE, WARMUP_FILE, existing_versions
 from core.cpu import has_native_bfloat16
 from trainer.data import Mnist, load_mnist
+from trainer.forms import add_national_forms
 from trainer.settings import TrainerSettings
 
 
@@ -36,6 +37,9 @@ def run(settings: TrainerSettings) -> Path | None:
     # Same seed, same model: TensorFlow otherwise may pick kernels whose sums run in any order.
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_val, y_val = _split(data, settings)
+    if settings.augment:
+        # Flagged 1s and crossed 7s, as much of the world writes them (training split only).
+        x_train, y_train = add_national_forms(x_train, y_train, settings.seed)
     policy = training_policy(settings.precision)
     print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs, {policy}",
           flush=True)

@@ -53,3 +53,36 @@ def test_review_table_counts():
     labels = np.array([0, 1, 1] + [0] * 7)
     row = next(r for r in review_table(np.pad(probs, ((0, 0), (0, 8))), labels) if r["threshold"] == 0.9)
     assert row == {"threshold": 0.9, "accepted": 0.8, "precision": 1.0, "errors_accepted": 0, "errors_flagged": 1}
+
+
+def test_thick_pens_and_fax_scans_act_in_training_only(mnist):
+    import tensorflow as tf
+
+    from trainer.augment import RandomFax, RandomThickPen
+
+    x = tf.constant(mnist.x_train[:16, :, :, None].astype("float32") / 255.0)
+    for layer in (RandomThickPen(rate=1.0, seed=1), RandomFax(rate=1.0, seed=1)):
+        assert np.array_equal(layer(x, training=False).numpy(), x.numpy())
+        out = layer(x, training=True).numpy()
+        assert out.shape == x.shape and 0.0 <= out.min() and out.max() <= 1.0
+        assert not np.allclose(out, x.numpy())
+    thick = RandomThickPen(rate=1.0, seed=1)(x, training=True).numpy()
+    assert (thick > 0.5).sum() > 1.5 * (x.numpy() > 0.5).sum()  # strokes got thicker
+
+
+def test_national_forms_add_flagged_ones_and_crossed_sevens(mnist):
+    from trainer.forms import add_national_forms
+
+    images, labels = mnist.x_train[:2000], mnist.y_train[:2000]
+    more, more_labels = add_national_forms(images, labels, seed=3, share=0.5)
+    added = more_labels[len(labels):]
+    assert set(added) == {1, 7} and np.array_equal(more[: len(images)], images)
+    assert abs(len(added) - 0.5 * np.isin(labels, (1, 7)).sum()) < 0.1 * len(added)
+    extra = more[len(images):]
+    assert extra.dtype == np.uint8 and extra.shape[1:] == (28, 28)
+    ones = extra[added == 1]
+    # A flag reaches left of the stem: the ink is wider than a plain 1's.
+    width = lambda im: np.ptp(np.flatnonzero(im.max(axis=0) > 96))  # noqa: E731
+    assert np.median([width(im) for im in ones]) > np.median([width(im) for im in images[labels == 1]])
+    again, _ = add_national_forms(images, labels, seed=3, share=0.5)
+    assert np.array_equal(again, more)  # deterministic by seed
