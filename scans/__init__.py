@@ -2,8 +2,9 @@
 
 Reading a scan is decode -> clean -> segment -> normalise:
 
-* :mod:`scans.decode` (and :mod:`scans.png`): any PNG, JPEG, GIF, BMP, TIFF or WebP to 8-bit
-  luminance, refusing pixel bombs before decoding, large pages at a reduced scale;
+* :mod:`scans.decode` (and :mod:`scans.png`, :mod:`scans.png_stream`, :mod:`scans.fold`): any PNG,
+  JPEG, GIF, BMP, TIFF or WebP to 8-bit luminance, refusing pixel bombs and images that would
+  take more than ``MEMORY_BUDGET`` before decoding, large pages at a reduced scale;
 * :mod:`scans.clean`: ink polarity, uneven light, noise, printed lines and boxes;
 * :mod:`scans.segment` (and :mod:`scans.components`): the ink split into digits, left to right;
 * :mod:`scans.normalise` (and :mod:`scans.resample`): each digit as MNIST was built, 28x28.
