@@ -91,7 +91,8 @@ def stack_cpu_seconds(parent: int) -> dict[str, float]:
             continue
         if not cmdline:
             continue  # exited between the two reads
-        name = cmdline[2].decode() if cmdline[1:2] == [b"-m"] else Path(cmdline[0].decode()).name
+        # redis-server rewrites its title to "redis-server host:port": keep the program's name.
+        name = cmdline[2].decode() if cmdline[1:2] == [b"-m"] else Path(cmdline[0].decode()).name.split()[0]
         # utime and stime are the 12th and 13th fields after the command name.
         used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
     return used
