@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import io
 import math
 import struct
@@ -42,7 +43,7 @@ from scans.errors import ImageTooLargeError, InvalidImageError
 from scans.fold import Grid, fold_band
 from scans.orientation import exif_orientation, xmp_orientation
 from scans.png import SIGNATURE as PNG_SIGNATURE
-from scans.png import decode_png
+from scans.png import decode_plain
 from scans.png_stream import PngFile, parse_png, read_png
 
 # Scans larger than this are refused rather than decoded; 40 MP covers an A4 page at 600 dpi.
@@ -62,6 +63,9 @@ _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N
 _PAGES_BESIDE = {"WEBP": 3.2, "BMP": 0.1, "GIF": 0.1, "JPEG": 0.1, "MPO": 0.1, "TIFF": 0.0}
 _FILE_COPIES = {"WEBP": 2, "JPEG": 1, "MPO": 1, "GIF": 1}
 _BMP_RLE = (1, 2)
+_MODE_NAMES = {"1": "bilevel", "L": "grey", "P": "palette", "LA": "grey+alpha", "PA": "palette+alpha",
+               "I;16": "16-bit grey", "I;16B": "16-bit grey", "I;16L": "16-bit grey", "I;16N": "16-bit grey",
+               "I": "32-bit grey", "F": "floating-point grey", "LAB": "CIELAB"}
 # A band of rows converted to luminance at a time holds about this many pixels.
 _BAND_PIXELS = 1 << 15
 # Per band: the band's copy, its RGBA conversion and float32 planes, 64 bytes a pixel at most.
@@ -164,10 +168,13 @@ class Scan(ABC):
         if not self.affordable(reduce, cells):
             raise self.too_large(reduce, cells)
 
+    def scale_words(self, reduce: int) -> str:
+        return " at full size" if reduce == 1 else f" at 1/{reduce} scale"
+
     def too_large(self, reduce: int, cells: int) -> ImageTooLargeError:
-        scale = "at full size" if reduce == 1 else f"at 1/{reduce} scale"
+        scale = self.scale_words(reduce)
         need = (len(self.data) + self.memory(reduce, cells)) / 2**20
-        return ImageTooLargeError(f"decoding this {self.describe()} {scale} would take about {need:.0f} MB "
+        return ImageTooLargeError(f"decoding this {self.describe()}{scale} would take about {need:.0f} MB "
                                   f"(file included); one image may take at most {MEMORY_BUDGET >> 20} MB")
 
     def read(self, reduce: int, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -179,7 +186,7 @@ class Scan(ABC):
         except MemoryError as exc:
             raise ImageTooLargeError(f"decoding this {self.describe()} ran out of memory") from exc
         finally:
-            if self.memory(reduce, self.cells(reduce, window)) > _TRIM_ABOVE:
+            if self.size[0] * self.size[1] > _TRIM_PIXELS or len(self.data) > _TRIM_PIXELS:
                 release_memory()
 
     @abstractmethod
@@ -215,11 +222,12 @@ class PngScan(Scan):
         return self.whole if self.fast else self.png.memory(cells)  # type: ignore[return-value]
 
     def _read(self, reduce: int, window: tuple[int, int, int, int]) -> np.ndarray:
-        if self.fast:
-            grey = decode_png(self.data)
+        png = self.png
+        if self.fast and png.palette == b"" and not png.exif:
+            idat = png.idat[0] if len(png.idat) == 1 else b"".join(png.idat)
+            grey = decode_plain(png.width, png.height, 1 if png.colour == 0 else 3, idat)
             if grey is not None:
                 return _crop_shrink(grey, reduce, window)
-        png = self.png
         return read_png(png, Grid(png.width, png.height, png.orientation, reduce, window))
 
 
@@ -307,6 +315,13 @@ class JpegScan(Scan):
         self.data, self.jpeg, self._known = data, jpeg, {}
         turned = jpeg.orientation >= 5
         self.size = (jpeg.height, jpeg.width) if turned else (jpeg.width, jpeg.height)
+        # Most scans: small enough to be decoded at full size, as they always were.
+        small = jpeg.width * jpeg.height <= _SMALL_JPEG and len(data) <= MEMORY_BUDGET - (16 << 20)
+        self.full_size = small or len(data) + self._cost(1) <= MEMORY_BUDGET
+
+    @functools.cached_property
+    def coefficients(self) -> int:
+        return self.jpeg.coefficients()
 
     def describe(self) -> str:
         kind = "grey" if len(self.jpeg.components) == 1 else "colour"
@@ -318,14 +333,14 @@ class JpegScan(Scan):
         turned copy), libjpeg's coefficients when buffered, our crop and halvings."""
         pixels = -(-self.jpeg.width // scale) * -(-self.jpeg.height // scale)
         turned = 1 if self.jpeg.orientation != 1 else 0
-        return pixels * (3 + turned) + self.jpeg.coefficients() + (2 << 20)
+        return pixels * (3 + turned) + self.coefficients + (2 << 20)
 
     def _scale(self, reduce: int) -> int:
         """The finest libjpeg scale, at most ``reduce``, that fits (``reduce`` if none does).
 
         Full size is kept whenever it fits: libjpeg's own scaling is blocky at low JPEG
         qualities (it cost 0.4% of single-digit accuracy on small scans)."""
-        if len(self.data) + self._cost(1) <= MEMORY_BUDGET:
+        if self.full_size:
             return 1
         for scale in REDUCTIONS:
             if scale <= reduce and len(self.data) + self._cost(scale) <= MEMORY_BUDGET:
@@ -392,7 +407,13 @@ class PillowScan(Scan):
             return Image.open(io.BytesIO(self.data), formats=_PILLOW_FORMATS)
 
     def describe(self) -> str:
-        return f"{self.stored[0]}x{self.stored[1]} {self.mode} {self.format}"
+        fmt = {"WEBP": "WebP", "MPO": "JPEG"}.get(self.format, self.format)
+        return f"{self.stored[0]}x{self.stored[1]} {_MODE_NAMES.get(self.mode, self.mode)} {fmt}"
+
+    def scale_words(self, reduce: int) -> str:
+        if self.jpeg is not None:
+            return super().scale_words(self._scale(reduce))
+        return ", which Pillow decodes whole,"
 
     def _scale(self, reduce: int) -> int:
         """libjpeg's scale for a JPEG (as for JpegScan); 1 for the others, decoded whole."""
@@ -465,8 +486,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _malloc_trim()
-# Decodes that take more than this give their memory back when done (trimming takes about a ms).
-_TRIM_ABOVE = 8 << 20
+# Pages (or files) larger than this give the memory of their decoding back when done (trimming
+# takes about a ms); their decoders take up to several MB, which glibc would keep.
+_TRIM_PIXELS = 2 << 20
 
 
 def _ceil(a: int, b: int) -> int:

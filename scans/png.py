@@ -26,7 +26,11 @@ def decode_png(data: bytes) -> np.ndarray | None:
     parsed = _parse(data)
     if parsed is None:
         return None
-    width, height, channels, compressed = parsed
+    return decode_plain(*parsed)
+
+
+def decode_plain(width: int, height: int, channels: int, compressed: bytes) -> np.ndarray | None:
+    """The luminance of a plain PNG's image data (``channels`` 1 or 3), or None if it is damaged."""
     stride = width * channels
     size = height * (stride + 1)  # each row is a filter byte and the row's bytes
     inflater = isal_zlib.decompressobj()

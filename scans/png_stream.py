@@ -51,6 +51,7 @@ class PngFile(NamedTuple):
     palette: bytes
     transparency: bytes | None
     orientation: int
+    exif: bool
     idat: list[memoryview]
 
     @property
@@ -81,7 +82,7 @@ def parse_png(data: bytes) -> PngFile:
     if compression or filtering or interlace > 1:
         raise InvalidImageError(f"image header is corrupt: the PNG header gives compression {compression}, "
                                 f"filter {filtering}, interlace {interlace} (only 0, 0, 0 or 1 exist)")
-    palette, transparency, orientation = b"", None, 1
+    palette, transparency, orientation, exif = b"", None, 1, False
     idat: list[memoryview] = []
     view = memoryview(data)
     pos = 33
@@ -95,6 +96,7 @@ def parse_png(data: bytes) -> PngFile:
         elif kind == b"tRNS" and transparency is None:
             transparency = bytes(body)
         elif kind == b"eXIf":
+            exif = True
             orientation = exif_orientation(bytes(body[: 1 << 16])) or 1  # the entry sits in the first directory
         elif kind == b"IEND":
             break
@@ -103,7 +105,7 @@ def parse_png(data: bytes) -> PngFile:
         raise InvalidImageError("image data is corrupt or truncated: the PNG file has no image data (no IDAT chunk)")
     if colour == _PALETTE and not palette:
         raise InvalidImageError("image header is corrupt: the PNG palette image has no palette (no PLTE chunk)")
-    return PngFile(width, height, depth, colour, bool(interlace), palette, transparency, orientation, idat)
+    return PngFile(width, height, depth, colour, bool(interlace), palette, transparency, orientation, exif, idat)
 
 
 def read_png(png: PngFile, grid: Grid) -> np.ndarray:

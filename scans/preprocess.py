@@ -9,6 +9,7 @@ printed lines) -> segment (:mod:`scans.segment`) -> each digit normalised as MNI
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -60,7 +61,7 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
     """
     scan = open_scan(data, max_pixels)
     width, height = scan.size
-    factor = _first_factor(scan, _reduction(int(np.sqrt(width * height)) // WORKING_SIDE))
+    factor = _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
     window: tuple[int, int, int, int] | None = None
     while True:
         grey = scan.read(factor, window)
