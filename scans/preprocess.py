@@ -81,8 +81,14 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
         if digits is not None and (factor == 1 or tallest >= MIN_DIGIT_HEIGHT):
             return _place(digits, factor, window, scan.size)
         finer = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
-        ink = _page_box(cleaned, factor, window) if cleaned is not None else None
-        step = _finer_read(scan, finer, factor, ink)
+        # Where to look again: around all the ink, or else (specks all over a large page) around the digits.
+        regions = [_page_box(cleaned.box, factor, window)] if cleaned is not None else []
+        if digits is not None:
+            boxes = digits.boxes
+            left, top = int(boxes[:, 0].min()), int(boxes[:, 1].min())
+            right, bottom = int((boxes[:, 0] + boxes[:, 2]).max()), int((boxes[:, 1] + boxes[:, 3]).max())
+            regions.append(_page_box((left, top, right - left, bottom - top), factor, window))
+        step = _finer_read(scan, finer, factor, regions)
         if step is None:  # nothing finer fits in memory: keep what this scale gives
             if digits is not None:
                 return _place(digits, factor, window, scan.size)
@@ -106,11 +112,11 @@ def _first_factor(scan: Scan, factor: int) -> int:
     raise scan.too_large(coarsest, cells)
 
 
-def _finer_read(scan: Scan, finer: int, factor: int,
-                ink: tuple[int, int, int, int] | None) -> tuple[int, tuple[int, int, int, int] | None] | None:
+def _finer_read(scan: Scan, finer: int, factor: int, regions: list[tuple[int, int, int, int]]
+                ) -> tuple[int, tuple[int, int, int, int] | None] | None:
     """The next reading: the finest factor from ``finer`` up to (not including) ``factor`` at
-    which the whole page, or else a window around ``ink`` (x0, y0, x1, y1 in the page's
-    pixels), fits the working and memory bounds; None if none does."""
+    which the whole page, or else a window around one of ``regions`` (x0, y0, x1, y1 in the
+    page's pixels, in order of preference), fits the working and memory bounds; None if none does."""
     width, height = scan.size
     for candidate in REDUCTIONS:
         if candidate < finer or candidate >= factor:
@@ -118,23 +124,22 @@ def _finer_read(scan: Scan, finer: int, factor: int,
         cells = scan.cells(candidate)
         if cells <= WORK_PIXELS and scan.affordable(candidate, cells):
             return candidate, None  # the whole page, as for any page of ordinary size
-        if ink is None:
-            continue
-        x0, y0, x1, y1 = ink
-        # Paper all around, as much as the ink's extent: polarity and paper level are found
-        # from the majority of pixels, which must stay paper.
-        margin = max(x1 - x0, y1 - y0) + 2 * factor
-        window = (max(0, x0 - margin) // candidate, max(0, y0 - margin) // candidate,
-                  -(-min(width, x1 + margin) // candidate), -(-min(height, y1 + margin) // candidate))
-        cells = scan.cells(candidate, window)
-        if cells <= WORK_PIXELS and scan.affordable(candidate, cells):
-            return candidate, window
+        for x0, y0, x1, y1 in regions:
+            # Paper all around, as much as the ink's extent: polarity and paper level are found
+            # from the majority of pixels, which must stay paper.
+            margin = max(x1 - x0, y1 - y0) + 2 * factor
+            window = (max(0, x0 - margin) // candidate, max(0, y0 - margin) // candidate,
+                      -(-min(width, x1 + margin) // candidate), -(-min(height, y1 + margin) // candidate))
+            cells = scan.cells(candidate, window)
+            if cells <= WORK_PIXELS and scan.affordable(candidate, cells):
+                return candidate, window
     return None
 
 
-def _page_box(cleaned: Ink, factor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
-    """The rectangle holding the ink of a reading, as (x0, y0, x1, y1) in the page's pixels."""
-    x, y, w, h = cleaned.box
+def _page_box(box: tuple[int, int, int, int], factor: int,
+              window: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+    """A box (x, y, width, height) of a reading, as (x0, y0, x1, y1) in the page's pixels."""
+    x, y, w, h = box
     left, top = (window[0], window[1]) if window is not None else (0, 0)
     return (left + x) * factor, (top + y) * factor, (left + x + w) * factor, (top + y + h) * factor
 

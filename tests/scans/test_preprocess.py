@@ -207,3 +207,27 @@ def test_a_page_too_long_to_work_on_even_at_one_eighth_scale_is_refused():
     data = images.png(20_000_000, 2, 0, 1, lambda y: row)  # 40 MP, one bit each: 2.5 million cells at 1/8
     with pytest.raises(ImageTooLargeError, match="even at 1/8 scale"):
         preprocess(data)
+
+
+def test_specks_all_over_a_large_page_do_not_keep_the_finer_reading_from_the_digit(mnist, monkeypatch):
+    # The ink found at 1/8 scale spans the page (specks in its corners): the window around all of
+    # it would be the whole page, too large at 1/2 scale; a window around the digit is not.
+    from scans.decode import Scan
+
+    page = np.full((3000, 3000), 225, np.uint8)
+    for y, x in ((40, 40), (40, 2940), (2940, 40), (2940, 2940)):
+        page[y : y + 12, x : x + 12] = 30
+    digit = np.asarray(Image.fromarray(mnist.x_test[0]).resize((100, 100), Image.Resampling.BILINEAR)) / 255.0
+    page[1500:1600, 1200:1300] = np.rint(225 - 195 * digit).astype(np.uint8)
+    reads = []
+    real = Scan.read
+
+    def read(self, reduce, window=None):
+        reads.append((reduce, window))
+        return real(self, reduce, window)
+
+    monkeypatch.setattr(Scan, "read", read)
+    digits = preprocess(_png(page))
+    assert reads[-1][0] <= 2 and reads[-1][1] is not None  # (without the digit's window: 1/4 scale at best)
+    [(x, y, w, h)] = digits.boxes
+    assert 1195 <= x and x + w <= 1305 and 1495 <= y and y + h <= 1605
