@@ -16,44 +16,53 @@ import tensorflow as tf
 from keras import layers
 
 
-class RandomStroke(layers.Layer):
-    """Thicken (dilate) or thin (erode) strokes by one pixel, each with probability ``rate``."""
+class _Sometimes(layers.Layer):
+    """A layer that changes a share ``rate`` of the images of a batch, in training only."""
 
-    def __init__(self, rate: float = 0.15, seed: int | None = None, **kwargs):
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.rate = rate
         self.seed_gen = keras.random.SeedGenerator(seed)
+
+    def pick(self, x: tf.Tensor) -> tf.Tensor:
+        """One uniform draw in [0, 1) per image, shaped to broadcast over it."""
+        return keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
+
+
+class RandomStroke(_Sometimes):
+    """Thicken (dilate) or thin (erode) strokes by one pixel, each with probability ``rate``."""
+
+    def __init__(self, rate: float = 0.15, seed: int | None = None, **kwargs):
+        super().__init__(rate, seed, **kwargs)
 
     def call(self, x, training=None):
         if not training:
             return x
         dilated = tf.nn.max_pool2d(x, 2, 1, "SAME")
         eroded = -tf.nn.max_pool2d(-x, 2, 1, "SAME")
-        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
+        pick = self.pick(x)
         return tf.where(pick < self.rate, dilated, tf.where(pick > 1 - self.rate, eroded, x))
 
 
-class RandomThickPen(layers.Layer):
+class RandomThickPen(_Sometimes):
     """A marker or felt pen: strokes 2-3 px thicker (a 3x3 or 5x5 dilation), on ``rate`` of images.
 
     After the 20 px normalisation a marker's strokes are far thicker than MNIST's ballpoint ones.
     """
 
     def __init__(self, rate: float = 0.08, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-        self.seed_gen = keras.random.SeedGenerator(seed)
+        super().__init__(rate, seed, **kwargs)
 
     def call(self, x, training=None):
         if not training:
             return x
         thick = tf.nn.max_pool2d(x, 3, 1, "SAME")
         thicker = tf.nn.max_pool2d(thick, 3, 1, "SAME")
-        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
+        pick = self.pick(x)
         return tf.where(pick < self.rate / 2, thicker, tf.where(pick < self.rate, thick, x))
 
 
-class RandomFax(layers.Layer):
+class RandomFax(_Sometimes):
     """A low-resolution binarised scan (fax, old copier, 1-bit TIFF) scaled up again.
 
     On ``rate`` of images: shrink the digit to 9-14 px, threshold it to black and white, and
@@ -61,9 +70,7 @@ class RandomFax(layers.Layer):
     """
 
     def __init__(self, rate: float = 0.08, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-        self.seed_gen = keras.random.SeedGenerator(seed)
+        super().__init__(rate, seed, **kwargs)
 
     def call(self, x, training=None):
         if not training:
@@ -73,26 +80,22 @@ class RandomFax(layers.Layer):
         level = keras.random.uniform((), 0.3, 0.6, seed=self.seed_gen)
         binary = tf.cast(small > level, x.dtype)
         blocky = tf.image.resize(binary, tf.shape(x)[1:3], method="bilinear")
-        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
-        return tf.where(pick < self.rate, blocky, x)
+        return tf.where(self.pick(x) < self.rate, blocky, x)
 
 
-class RandomBlur(layers.Layer):
+class RandomBlur(_Sometimes):
     """Gaussian blur with sigma up to ``max_sigma`` on a fraction ``rate`` of images."""
 
     def __init__(self, rate: float = 0.15, max_sigma: float = 0.8, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
+        super().__init__(rate, seed, **kwargs)
         self.max_sigma = max_sigma
-        self.seed_gen = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=None):
         if not training:
             return x
         sigma = keras.random.uniform((), 0.3, self.max_sigma, seed=self.seed_gen)
         blurred = _gaussian_blur(x, sigma, radius=2, channels=1)
-        pick = keras.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=self.seed_gen)
-        return tf.where(pick < self.rate, blurred, x)
+        return tf.where(self.pick(x) < self.rate, blurred, x)
 
 
 class RandomAffine(layers.Layer):
