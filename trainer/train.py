@@ -37,12 +37,13 @@ def run(settings: TrainerSettings) -> Path | None:
     # Same seed, same model: TensorFlow otherwise may pick kernels whose sums run in any order.
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_val, y_val = _split(data, settings)
+    mnist_count = len(x_train)
     if settings.augment:
         # Flagged 1s and crossed 7s, as much of the world writes them (training split only).
         x_train, y_train = add_national_forms(x_train, y_train, settings.seed)
     policy = training_policy(settings.precision)
-    print(f"training on {len(x_train)} images, validating on {len(x_val)}, {settings.epochs} epochs, {policy}",
-          flush=True)
+    print(f"training on {mnist_count} images (and {len(x_train) - mnist_count} flagged 1s and crossed 7s drawn on "
+          f"them), validating on {len(x_val)}, {settings.epochs} epochs, {policy}", flush=True)
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = build_model(width=settings.width, seed=settings.seed, augment=settings.augment)
@@ -68,7 +69,8 @@ def run(settings: TrainerSettings) -> Path | None:
         model.set_weights(trained.get_weights())
     metrics, files = _evaluate(model, data, x_val, y_val, settings)
     metrics["training"] |= {"seconds": round(train_seconds, 1), "precision": policy}
-    metrics["data"] |= {"train_images": int(len(x_train)), "validation_images": int(len(x_val))}
+    metrics["data"] |= {"train_images": mnist_count, "national_forms_added": int(len(x_train) - mnist_count),
+                        "validation_images": int(len(x_val))}
     from trainer.model_card import model_card
 
     folder = export_model(model, settings.model_base, settings.model_name, metrics,
