@@ -58,6 +58,24 @@ DIGIT_SIGNATURE = Signature(
     outputs={DIGIT_PROBABILITIES: TensorInfo("float32", (-1, 10)), DIGIT_CLASSES: TensorInfo("int64", (-1,))},
 )
 
+# The string model: a whole digit string per row, read without cutting it into digits. Its
+# input is the string's image scaled to STRING_HEIGHT rows (ink bright on black, 0..255,
+# left-aligned, padded to STRING_WIDTH); its output, per frame of STRING_STRIDE input columns,
+# the probabilities of the CTC blank (class 0) and of digits 0-9 (classes 1-10).
+STRING_HEIGHT = 32
+STRING_WIDTH = 192
+STRING_STRIDE = 4
+STRING_FRAMES = STRING_WIDTH // STRING_STRIDE
+STRING_CLASSES = 11
+STRING_BLANK = 0
+# The longest string it is trained on; longer ones are refused, never cut short.
+MAX_STRING_DIGITS = 12
+STRING_SIGNATURE = Signature(
+    SIGNATURE_NAME,
+    inputs={DIGIT_INPUT: TensorInfo("uint8", (-1, STRING_HEIGHT, STRING_WIDTH))},
+    outputs={DIGIT_PROBABILITIES: TensorInfo("float32", (-1, STRING_FRAMES, STRING_CLASSES))},
+)
+
 # TF Serving's FileSystemStoragePathSource takes a child of the model's base path as a
 # version when its name parses as an int64, and skips the rest; the trainer writes plain
 # decimal names, and its temporary folders start with a dot.

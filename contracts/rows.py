@@ -36,6 +36,7 @@ class ResultRow(TypedDict):
     per_digit: list[DigitReading]
     error: ErrorInfo | None
     model_version: NotRequired[int]
+    reader: NotRequired[str]  # which model answered: "digits" (digit by digit) or "string"
     index: NotRequired[int]
     file: NotRequired[str]
 

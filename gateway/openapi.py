@@ -68,7 +68,10 @@ _SCHEMAS: dict[str, Any] = {
             "confidence": {**_NULLABLE_NUMBER, "description": "Chance that the whole string is right"},
             "needs_review": {"type": "boolean"},
             "per_digit": {"type": "array", "items": _ref("Digit")},
-            "model_version": {"type": "integer"},
+            "model_version": {"type": "integer", "description": "The version of the model that answered"},
+            "reader": {"type": "string", "enum": ["digits", "string"],
+                       "description": "Which model answered: the digit model, digit by digit, or the string "
+                                      "model, the whole string at once"},
             "error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "message"],
                                                      "properties": {"code": {"type": "string"},
                                                                     "message": {"type": "string"}}}]},
@@ -97,16 +100,21 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {"batch": _ref("Batch"), "next": {"type": ["string", "null"]},
                        "results": {"type": "array", "items": _ref("Reading")}},
     },
-    "Models": {
-        "type": "object", "required": ["name", "versions"],
+    "Model": {
+        "type": "object", "required": ["name", "reader", "versions"],
         "properties": {
             "name": {"type": "string"},
+            "reader": {"type": "string", "enum": ["digits", "string"]},
             "serving_error": {"type": ["string", "null"]},
             "versions": {"type": "array", "items": {"type": "object", "properties": {
                 "version": {"type": "integer"},
                 "state": {"type": "string", "examples": ["AVAILABLE"]},
                 "metrics": {"type": ["object", "null"]}}}},
         },
+    },
+    "Models": {
+        "type": "object", "required": ["models"],
+        "properties": {"models": {"type": "array", "items": _ref("Model")}},
     },
     "Health": {"type": "object", "required": ["status"], "properties": {
         "status": {"type": "string"}, "checks": {"type": "object", "additionalProperties": {"type": "string"}}}},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.models import DEFAULT_MODEL_NAME
+from contracts.models import DEFAULT_MODEL_NAME, STRING_MODEL_NAME
 from core.batch_store import DEFAULT_RESULT_TTL
 from core.settings import DigitsSettings, InvalidSettingError
 from gateway.dispatch import ChunkPolicy
@@ -30,6 +30,7 @@ class GatewaySettings(DigitsSettings):
     port: int = Field(8080, ge=0, alias="DIGITS_GATEWAY_PORT")
     serving_rest_url: str | None = None
     model_name: str = DEFAULT_MODEL_NAME
+    string_model_name: str = STRING_MODEL_NAME
     model_base: Path | None = None
     # When any key is set, every /v1 route needs one (X-API-Key or Authorization: Bearer).
     # A batch belongs to the key that created it: another key neither sees nor cancels it.

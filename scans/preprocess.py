@@ -59,6 +59,33 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
         NoDigitFoundError: the image is blank (never a guess).
         TooManyDigitsError: more than ``MAX_DIGITS`` marks.
     """
+    page = read_page(data, max_pixels)
+    return _place(page.digits, page.factor, page.window, page.size)
+
+
+@dataclass(frozen=True)
+class Page:
+    """The reading a scan's digits were found on: the luminance ``grey`` of the page reduced
+    by ``factor`` (or of a ``window`` of it: x0, y0, x1, y1 in reduced pixels), and ``digits``
+    with boxes in ``grey``'s pixels; ``size`` is the page's own (width, height)."""
+
+    grey: np.ndarray
+    factor: int
+    window: tuple[int, int, int, int] | None
+    size: tuple[int, int]
+    digits: Digits
+
+    def to_page(self, x: float, y: float) -> tuple[float, float]:
+        """A point of ``grey`` in the page's own pixels."""
+        left, top = (self.window[0], self.window[1]) if self.window is not None else (0, 0)
+        return (left + x) * self.factor, (top + y) * self.factor
+
+
+def read_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
+    """Decode a scan at the coarsest scale that keeps its digits legible, and find them.
+
+    Raises as :func:`preprocess`.
+    """
     scan = open_scan(data, max_pixels)
     width, height = scan.size
     factor = _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
@@ -79,7 +106,7 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
             raise missing
         tallest = int(digits.boxes[:, 3].max()) if digits is not None else 0
         if digits is not None and (factor == 1 or tallest >= MIN_DIGIT_HEIGHT):
-            return _place(digits, factor, window, scan.size)
+            return Page(grey, factor, window, scan.size, digits)
         finer = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
         # Where to look again: around all the ink, or else (specks all over a large page) around the digits.
         regions = [_page_box(cleaned.box, factor, window)] if cleaned is not None else []
@@ -91,7 +118,7 @@ def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Digits:
         step = _finer_read(scan, finer, factor, regions)
         if step is None:  # nothing finer fits in memory: keep what this scale gives
             if digits is not None:
-                return _place(digits, factor, window, scan.size)
+                return Page(grey, factor, window, scan.size, digits)
             raise missing  # type: ignore[misc]
         factor, window = step
 

@@ -56,8 +56,10 @@ def _servable(store: ModelStore, spec) -> Servable:
     if version is None:
         servable = store.latest()
         if servable is None:
-            starting = store.is_loading() or not store.states()
-            code = grpc.StatusCode.UNAVAILABLE if starting else grpc.StatusCode.NOT_FOUND
+            # TF Serving answers NOT_FOUND for a model with no AVAILABLE version; at start it does
+            # not even listen until every model has loaded. We listen once the versions on disk
+            # are loaded, so UNAVAILABLE (retry) only while one is still loading.
+            code = grpc.StatusCode.UNAVAILABLE if store.is_loading() else grpc.StatusCode.NOT_FOUND
             raise RequestError(code, f"Servable not found for request: Latest({spec.name}): no version is available")
         return servable
     servable = store.get(version)

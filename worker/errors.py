@@ -17,6 +17,10 @@ class ModelUnavailableError(ReadError):
     code = ErrorCode.MODEL_UNAVAILABLE
 
 
+class ModelNotFoundError(ModelUnavailableError):
+    """The model server does not serve the model (NOT_FOUND): not configured, or no version."""
+
+
 class PredictionRejectedError(ReadError):
     """The model server rejected the request as malformed; retrying cannot help."""
 

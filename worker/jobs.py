@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 from typing import Any
 
-import numpy as np
-from PIL import Image
 from redis import Redis
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from contracts.errors import ErrorCode, ReadError
-from contracts.rows import DigitReading, ResultRow, error_row
+from contracts.errors import ReadError
+from contracts.rows import ResultRow, error_row
 from core.batch_store import BatchStore
 from core.stats import count_predictions
-from scans import Digits, preprocess
 from worker.context import get_context
-from worker.errors import ChunkFailedError, ImageExpiredError
+from worker.errors import ChunkFailedError
+from worker.reading import read_blobs
 from worker.runner import retry_at_once
-from worker.serving_client import ServingClient
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +29,8 @@ def predict_image(data: bytes, include_inputs: bool = False) -> ResultRow:
     ``include_inputs`` adds each digit's 28x28 model input as a base64 PNG.
     """
     ctx = get_context()
-    rows = read_blobs([data], ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
-                       include_inputs=include_inputs)
+    rows = read_blobs([data], ctx.models, ctx.settings.max_pixels, ctx.settings.review_threshold,
+                      include_inputs=include_inputs)
     job = get_current_job()
     if job is not None:
         count_predictions(job.connection, rows)
@@ -68,8 +63,8 @@ def predict_chunk(batch_id: str, indices: list[int]) -> dict[str, int]:
             store.release_chunk(batch_id, chunk)
             return {"done": 0, "failed": 0}
     names = store.names(batch_id, todo)
-    rows = read_blobs(blobs, ctx.client, ctx.settings.max_pixels, ctx.settings.review_threshold,
-                       include_inputs=state[1])
+    rows = read_blobs(blobs, ctx.models, ctx.settings.max_pixels, ctx.settings.review_threshold,
+                      include_inputs=state[1])
     done, failed = store.record(batch_id, _with_names(rows, todo, names), chunk=chunk)
     return {"done": done, "failed": failed}
 
@@ -110,69 +105,6 @@ def _with_names(rows: list[ResultRow], indices: list[int], names: list[str]) -> 
         row["index"] = index
         row["file"] = name
     return dict(zip(indices, rows))
-
-
-def read_blobs(blobs: list[bytes | None], client: ServingClient, max_pixels: int,
-                review_threshold: float, include_inputs: bool = False) -> list[ResultRow]:
-    """Preprocess each blob, run every digit of every good one in one Predict call, build rows.
-
-    A row's ``confidence`` is the product of its digits' calibrated confidences: the chance
-    that the whole string is right. ``needs_review`` is set when it is below
-    ``review_threshold``, and on errors: a person has to look at those too.
-    """
-    rows: list[ResultRow | None] = [None] * len(blobs)
-    scans: list[tuple[int, Digits]] = []
-    for pos, data in enumerate(blobs):
-        if data is None:
-            rows[pos] = _error_row(ImageExpiredError("the uploaded image is no longer stored"))
-            continue
-        try:
-            scans.append((pos, preprocess(data, max_pixels)))
-        except ReadError as exc:
-            rows[pos] = _error_row(exc)
-        except JobTimeoutException:
-            raise  # the chunk ran out of time: not this image's doing
-        except Exception as exc:  # noqa: BLE001 - one image's failure is its own row, never the chunk's
-            log.exception("image %d of %d could not be read", pos + 1, len(blobs))
-            what = "reading it ran out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"
-            rows[pos] = error_row(ErrorCode.INVALID_IMAGE, f"the image could not be read ({what})")
-    if scans:
-        prediction = client.predict(np.concatenate([digits.images for _, digits in scans]))
-        start = 0
-        for pos, digits in scans:
-            probs = prediction.probabilities[start : start + len(digits.images)]
-            start += len(digits.images)
-            rows[pos] = _result_row(digits, probs, prediction.model_version, review_threshold, include_inputs)
-    return rows  # type: ignore[return-value]
-
-
-def _result_row(digits: Digits, probs: np.ndarray, version: int, review_threshold: float,
-                include_inputs: bool) -> ResultRow:
-    classes = probs.argmax(axis=1)
-    confidences = probs[np.arange(len(classes)), classes]
-    confidence = float(np.prod(confidences))
-    per_digit: list[DigitReading] = []
-    for i, (digit, conf, box) in enumerate(zip(classes, confidences, digits.boxes)):
-        entry: DigitReading = {"digit": int(digit), "confidence": round(float(conf), 6), "box": [int(v) for v in box],
-                 "probabilities": [round(float(p), 6) for p in probs[i]]}
-        if include_inputs:
-            entry["input_png"] = png_base64(digits.images[i])
-        per_digit.append(entry)
-    return {
-        "digits": "".join(str(int(d)) for d in classes),
-        "confidence": round(confidence, 6),
-        "needs_review": confidence < review_threshold,
-        "per_digit": per_digit,
-        "model_version": version,
-        "error": None,
-    }
-
-
-def png_base64(image: np.ndarray) -> str:
-    """A uint8 array as a base64-encoded PNG (for showing users what the model saw)."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _error_row(exc: ReadError) -> ResultRow:

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME
-from worker.errors import ModelUnavailableError, PredictionRejectedError
+from worker.errors import ModelNotFoundError, ModelUnavailableError, PredictionRejectedError
 from worker.protos import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 from worker.tensors import from_tensor_proto, to_tensor_proto
 
@@ -148,7 +148,8 @@ class ServingClient:
                     continue
                 if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
                     raise PredictionRejectedError(f"model server rejected the request: {exc.details()}") from exc
-                raise ModelUnavailableError(
+                failure = ModelNotFoundError if code == grpc.StatusCode.NOT_FOUND else ModelUnavailableError
+                raise failure(
                     f"model server at {self.target} failed: {code.name}: {exc.details()}"
                     + (f" (after {attempt} retries)" if attempt else "")
                 ) from exc

@@ -128,17 +128,19 @@ def test_a_finished_batch_cannot_be_cancelled(client, private_db):
 
 def test_models_lists_versions_with_state_and_metrics(private_db, model_base, model_rest_url):
     settings = GatewaySettings(redis_url=private_db[0], model_base=model_base, serving_rest_url=model_rest_url)
-    body = create_app(settings).test_client().get("/v1/models").json
-    assert body["name"] == "digits" and body["serving_error"] is None
-    newest = body["versions"][0]
+    digits, strings = create_app(settings).test_client().get("/v1/models").json["models"]
+    assert (digits["name"], digits["reader"]) == ("digits", "digits")
+    assert (strings["name"], strings["reader"]) == ("strings", "string")
+    assert digits["serving_error"] is None and strings["versions"] == []  # no string model in the tests' base
+    newest = digits["versions"][0]
     assert newest["state"] == "AVAILABLE"
     assert 0.5 < newest["metrics"]["test"]["accuracy"] <= 1
     assert set(newest["metrics"]["scans"]) >= {"single", "boxed"}
 
 
 def test_models_says_why_serving_state_is_missing(client):
-    body = client.get("/v1/models").json
-    assert body["versions"] == [] and "DIGITS_SERVING_REST_URL" in body["serving_error"]
+    for model in client.get("/v1/models").json["models"]:
+        assert model["versions"] == [] and "DIGITS_SERVING_REST_URL" in model["serving_error"]
 
 
 FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1)", "@x", "-2+3", "\tx", "\rx", '=HYPERLINK("http://evil.example")']

@@ -14,7 +14,7 @@ import pytest
 
 from digits.processes import free_port, port_open, python_module, spawn, stop_all, wait_until
 from serving.settings import CONFIG_DIR
-from worker.errors import PredictionRejectedError
+from worker.errors import ModelNotFoundError, PredictionRejectedError
 from worker.serving_client import ServingClient
 
 
@@ -152,7 +152,9 @@ def test_the_config_file_is_read_again_and_labels_move_only_to_loaded_versions(s
                "version 3 unloaded", 30)
 
 
-def test_unavailable_until_a_version_appears(server, model_base, tmp_path, mnist):
+def test_not_found_until_a_version_appears_as_tf_serving_answers(server, model_base, tmp_path, mnist):
+    """A model with no version is NOT_FOUND (TF Serving: "Servable not found"), which the
+    worker's client does not retry: the chunk goes back to the queue instead (test_failures)."""
     base = tmp_path / "models"
     (base / "digits").mkdir(parents=True)
     target, rest = server(base)
@@ -166,12 +168,13 @@ def test_unavailable_until_a_version_appears(server, model_base, tmp_path, mnist
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         with pytest.raises(grpc.RpcError) as info:
             stub.Predict(request, timeout=5)
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
         assert _rest(f"{rest}/v1/models/digits")[0] == 404
-        # The worker's client rides this out with retries once a version is published.
         client = ServingClient(target, "digits", timeout=5, retries=20, backoff=0.2, max_backoff=0.5)
-        threading.Timer(0.5, _drop_version, args=(model_base, base, 1)).start()
-        assert client.predict(mnist.x_test[:1]).model_version == 1
+        with pytest.raises(ModelNotFoundError):
+            client.predict(mnist.x_test[:1])  # at once, not after 20 retries
+        _drop_version(model_base, base, 1)
+        wait_until(lambda: client.predict(mnist.x_test[:1]).model_version == 1, "version 1", 30)
         client.close()
 
 

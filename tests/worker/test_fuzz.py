@@ -10,7 +10,7 @@ from contracts.errors import ReadError
 from scans import preprocess
 from scans.generate import number_scan, render_scan
 from tests.scans import fuzz
-from worker.jobs import read_blobs
+from worker.reading import Models, read_blobs
 from worker.serving_client import ServingClient
 
 CHUNK = 256
@@ -18,13 +18,14 @@ GOOD_PER_CHUNK = 16
 
 
 @pytest.fixture(scope="module")
-def client(model_server):
+def models(model_server):
+    """The digit model alone: the test server has no string model."""
     client = ServingClient(model_server, "digits", timeout=30)
-    yield client
+    yield Models(client.predict)
     client.close()
 
 
-def test_fuzzed_files_in_chunks_of_good_scans_each_get_their_own_row(client, mnist):
+def test_fuzzed_files_in_chunks_of_good_scans_each_get_their_own_row(models, mnist):
     corpus = fuzz.corpus(40)
     # What each file gives when read alone: a number of digits, or an error code and message.
     expected: dict[str, tuple[str, object]] = {}
@@ -36,7 +37,7 @@ def test_fuzzed_files_in_chunks_of_good_scans_each_get_their_own_row(client, mni
     rng = np.random.default_rng(22)
     good = [render_scan(mnist.x_test[i]) for i in range(8)] + [
         number_scan([mnist.x_test[j] for j in rng.choice(1000, 3, replace=False)], rng) for _ in range(8)]
-    good_rows = read_blobs(good, client, max_pixels=40_000_000, review_threshold=0.9)
+    good_rows = read_blobs(good, models, max_pixels=40_000_000, review_threshold=0.9)
     assert all(row["error"] is None for row in good_rows)
     step = CHUNK - GOOD_PER_CHUNK
     for start in range(0, len(corpus), step):
@@ -45,7 +46,7 @@ def test_fuzzed_files_in_chunks_of_good_scans_each_get_their_own_row(client, mni
         order: list[tuple[str, bytes | None]] = list(bad)
         for i, blob in enumerate(good):
             order.insert(i * (len(order) // len(good) + 1), (f"good/{i}", blob))
-        rows = read_blobs([blob for _, blob in order], client, max_pixels=40_000_000, review_threshold=0.9)
+        rows = read_blobs([blob for _, blob in order], models, max_pixels=40_000_000, review_threshold=0.9)
         assert len(rows) == len(order)
         for (name, _), row in zip(order, rows):
             if name.startswith("good/"):

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from scans.generate import number_scan, render_scan
-from worker.jobs import read_blobs
+from worker.reading import Models, read_blobs
 from worker.serving_client import ServingClient
 
 
@@ -31,13 +31,14 @@ def _bomb() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def client(model_server):
+def models(model_server):
+    """The digit model alone: the test server has no string model."""
     client = ServingClient(model_server, "digits", timeout=10)
-    yield client
+    yield Models(client.predict)
     client.close()
 
 
-def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(client, mnist):
+def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(models, mnist):
     good = render_scan(mnist.x_test[0])
     truncated = good[: len(good) // 2]
     blank = _png(Image.new("L", (64, 64), 230))
@@ -46,7 +47,7 @@ def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(client,
         "pdf": b"%PDF-1.4\n%...", "bomb": _bomb(), "blank": blank, "expired": None,
         "number": number_scan([mnist.x_test[i] for i in (1, 2)], np.random.default_rng(0)),
     }
-    rows = dict(zip(corpus, read_blobs(list(corpus.values()), client, max_pixels=40_000_000, review_threshold=0.9)))
+    rows = dict(zip(corpus, read_blobs(list(corpus.values()), models, max_pixels=40_000_000, review_threshold=0.9)))
     errors = {name: row["error"]["code"] for name, row in rows.items() if row["error"]}
     assert errors == {"empty": "invalid_image", "truncated": "invalid_image", "text": "invalid_image",
                       "pdf": "invalid_image", "bomb": "image_too_large", "blank": "no_digit_found",
@@ -56,14 +57,14 @@ def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(client,
     assert "pixels" in next(r for n, r in rows.items() if n == "bomb")["error"]["message"]
 
 
-def test_needs_review_follows_the_whole_number_confidence(client, mnist):
+def test_needs_review_follows_the_whole_number_confidence(models, mnist):
     scan = number_scan([mnist.x_test[i] for i in (3, 4, 5, 6)], np.random.default_rng(2))
-    [row] = read_blobs([scan], client, max_pixels=40_000_000, review_threshold=0.9)
+    [row] = read_blobs([scan], models, max_pixels=40_000_000, review_threshold=0.9)
     confidences = [d["confidence"] for d in row["per_digit"]]
     assert row["confidence"] == pytest.approx(np.prod(confidences), rel=1e-4)
     assert row["confidence"] <= min(confidences)
     assert row["needs_review"] == (row["confidence"] < 0.9)
-    [strict] = read_blobs([scan], client, max_pixels=40_000_000, review_threshold=1.0)
+    [strict] = read_blobs([scan], models, max_pixels=40_000_000, review_threshold=1.0)
     assert strict["needs_review"]
 
 
@@ -73,14 +74,14 @@ def _tiff(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def test_files_that_used_to_fail_their_whole_chunk_get_their_own_row(client, mnist):
+def test_files_that_used_to_fail_their_whole_chunk_get_their_own_row(models, mnist):
     # Issue #22: a 20-byte PNG raised struct.error, a CIELAB TIFF a ValueError: the chunk was
     # retried, then ended chunk_failed, and every good image in it lost its row.
     good = [render_scan(mnist.x_test[i]) for i in range(4)]
     twenty = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDRIEND"
     lab = _tiff(Image.open(io.BytesIO(good[0])).convert("RGB").convert("LAB"))
-    alone = read_blobs(good, client, max_pixels=40_000_000, review_threshold=0.9)
-    rows = read_blobs([good[0], twenty, good[1], lab, good[2], good[3]], client, max_pixels=40_000_000,
+    alone = read_blobs(good, models, max_pixels=40_000_000, review_threshold=0.9)
+    rows = read_blobs([good[0], twenty, good[1], lab, good[2], good[3]], models, max_pixels=40_000_000,
                       review_threshold=0.9)
     assert [r["digits"] for r in (rows[0], rows[2], rows[4], rows[5])] == [r["digits"] for r in alone]
     assert rows[1]["error"]["code"] == "invalid_image" and rows[1]["digits"] is None
@@ -90,38 +91,38 @@ def test_files_that_used_to_fail_their_whole_chunk_get_their_own_row(client, mni
 
 
 @pytest.mark.parametrize("exc", [MemoryError(), RuntimeError("a decoder bug"), struct.error("unpack requires 10")])
-def test_any_unexpected_failure_reading_one_image_is_that_images_row(client, mnist, monkeypatch, caplog, exc):
-    import worker.jobs
+def test_any_unexpected_failure_reading_one_image_is_that_images_row(models, mnist, monkeypatch, caplog, exc):
+    import worker.reading
 
     good = [render_scan(mnist.x_test[i]) for i in range(3)]
     poison = b"poison"
-    real = worker.jobs.preprocess
+    real = worker.reading.read_scan
 
     def preprocess(data, max_pixels):
         if data == poison:
             raise exc
         return real(data, max_pixels)
 
-    monkeypatch.setattr(worker.jobs, "preprocess", preprocess)
-    with caplog.at_level(logging.ERROR, logger="worker.jobs"):
-        rows = read_blobs([good[0], poison, good[1], good[2]], client, max_pixels=40_000_000, review_threshold=0.9)
+    monkeypatch.setattr(worker.reading, "read_scan", preprocess)
+    with caplog.at_level(logging.ERROR, logger="worker.reading"):
+        rows = read_blobs([good[0], poison, good[1], good[2]], models, max_pixels=40_000_000, review_threshold=0.9)
     assert all(rows[i]["error"] is None and len(rows[i]["digits"]) == 1 for i in (0, 2, 3))
     assert rows[1]["error"]["code"] == "invalid_image" and rows[1]["needs_review"]
     message = rows[1]["error"]["message"]
     assert ("out of memory" in message) if isinstance(exc, MemoryError) else (type(exc).__name__ in message)
     # Logged with its traceback, for whoever fixes the cause.
-    [record] = [r for r in caplog.records if r.name == "worker.jobs"]
+    [record] = [r for r in caplog.records if r.name == "worker.reading"]
     assert record.exc_info is not None and "image 2 of 4" in record.getMessage()
 
 
-def test_the_chunks_own_timeout_is_not_taken_for_an_images_failure(client, mnist, monkeypatch):
+def test_the_chunks_own_timeout_is_not_taken_for_an_images_failure(models, mnist, monkeypatch):
     from rq.timeouts import JobTimeoutException
 
-    import worker.jobs
+    import worker.reading
 
     def preprocess(data, max_pixels):
         raise JobTimeoutException("the chunk took too long")
 
-    monkeypatch.setattr(worker.jobs, "preprocess", preprocess)
+    monkeypatch.setattr(worker.reading, "read_scan", preprocess)
     with pytest.raises(JobTimeoutException):
-        read_blobs([render_scan(mnist.x_test[0])], client, max_pixels=40_000_000, review_threshold=0.9)
+        read_blobs([render_scan(mnist.x_test[0])], models, max_pixels=40_000_000, review_threshold=0.9)

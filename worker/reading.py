@@ -1,0 +1,167 @@
+"""Reading a chunk of scans with both models, and choosing an answer for each.
+
+Pure: image bytes and two predict functions in, result rows out. The worker passes gRPC
+calls to the model server; the benchmarks pass the models in-process, so both read alike.
+
+Each scan is decoded once (:func:`scans.strings.read_scan`): its digits, cut apart, for the
+digit model, and the region they span, as one image, for the string model. All digits of the
+chunk go in one Predict to the digit model, all strings in one to the string model. Then
+:func:`choose` picks the answer of each scan (see there).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from rq.timeouts import JobTimeoutException
+
+from contracts.errors import ErrorCode, ReadError
+from contracts.models import MAX_STRING_DIGITS
+from contracts.rows import DigitReading, ResultRow, error_row
+from scans.ctc import StringReading, greedy_decode
+from scans.strings import ScanReading, StringImage, read_scan
+from worker.errors import ImageExpiredError
+from worker.serving_client import Prediction
+
+log = logging.getLogger(__name__)
+
+DIGITS, STRING = "digits", "string"
+
+
+@dataclass(frozen=True)
+class Models:
+    """How to run each model on a batch. ``strings`` is None when no string model is served:
+    the digit model then answers alone."""
+
+    digits: Callable[[np.ndarray], Prediction]
+    strings: Callable[[np.ndarray], Prediction | None] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One reader's answer for a scan, before it becomes a row."""
+
+    reader: str
+    text: str
+    confidence: float
+    per_digit: list[DigitReading]
+    version: int
+
+
+def read_blobs(blobs: list[bytes | None], models: Models, max_pixels: int, review_threshold: float,
+               include_inputs: bool = False) -> list[ResultRow]:
+    """A result row per blob, in order; a blob that cannot be read gets its own error row."""
+    rows: list[ResultRow | None] = [None] * len(blobs)
+    scans: list[tuple[int, ScanReading]] = []
+    for pos, data in enumerate(blobs):
+        if data is None:
+            rows[pos] = error_row(ImageExpiredError.code, "the uploaded image is no longer stored")
+            continue
+        try:
+            scans.append((pos, read_scan(data, max_pixels)))
+        except ReadError as exc:
+            rows[pos] = error_row(exc.code, str(exc))
+        except JobTimeoutException:
+            raise  # the chunk ran out of time: not this image's doing
+        except Exception as exc:  # noqa: BLE001 - one image's failure is its own row, never the chunk's
+            log.exception("image %d of %d could not be read", pos + 1, len(blobs))
+            what = "reading it ran out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"
+            rows[pos] = error_row(ErrorCode.INVALID_IMAGE, f"the image could not be read ({what})")
+    if scans:
+        digit_answers = _digit_answers([scan for _, scan in scans], models.digits, include_inputs)
+        string_answers = _string_answers([scan for _, scan in scans], models.strings, include_inputs)
+        for n, (pos, scan) in enumerate(scans):
+            answer = choose(scan, digit_answers[n], string_answers[n])
+            rows[pos] = _row(answer, review_threshold)
+    return rows  # type: ignore[return-value]
+
+
+def choose(scan: ScanReading, digits: Answer, string: Answer | None) -> Answer:
+    """The answer for one scan, from the digit model's and the string model's.
+
+    The string model reads what the digit pipeline cannot cut apart (joined, touching or
+    broken digits, separators); the digit model reads isolated digits and digits in boxes
+    at least as well, and strings longer than the string model takes. So: when the digit
+    pipeline found more digits than the string model reads, or there is no string model,
+    the digit model answers; when both read the same, the string model answers with the
+    higher of the two confidences; otherwise the more confident one answers.
+    """
+    if string is None or len(scan.digits.images) > MAX_STRING_DIGITS:
+        return digits
+    if string.text == digits.text:
+        return Answer(STRING, string.text, max(string.confidence, digits.confidence), string.per_digit,
+                      string.version)
+    return string if string.confidence >= digits.confidence else digits
+
+
+def _digit_answers(scans: list[ScanReading], predict: Callable[[np.ndarray], Prediction],
+                   include_inputs: bool) -> list[Answer]:
+    prediction = predict(np.concatenate([scan.digits.images for scan in scans]))
+    answers, start = [], 0
+    for scan in scans:
+        count = len(scan.digits.images)
+        probs = prediction.probabilities[start : start + count]
+        start += count
+        classes = probs.argmax(axis=1)
+        confidences = probs[np.arange(count), classes]
+        per_digit = [_digit(int(d), float(c), scan.digits.boxes[i], probs[i],
+                            scan.digits.images[i] if include_inputs else None)
+                     for i, (d, c) in enumerate(zip(classes, confidences))]
+        answers.append(Answer(DIGITS, "".join(str(int(d)) for d in classes), float(np.prod(confidences)),
+                              per_digit, prediction.model_version))
+    return answers
+
+
+def _string_answers(scans: list[ScanReading], predict: Callable[[np.ndarray], Prediction | None] | None,
+                    include_inputs: bool) -> list[Answer | None]:
+    prediction = predict(np.stack([scan.string.image for scan in scans])) if predict is not None else None
+    if prediction is None:
+        return [None] * len(scans)
+    return [_string_answer(scan.string, greedy_decode(frames, scan.string.width), prediction.model_version,
+                           include_inputs) for scan, frames in zip(scans, prediction.probabilities)]
+
+
+def _string_answer(image: StringImage, reading: StringReading, version: int, include_inputs: bool) -> Answer:
+    per_digit = []
+    for i, char in enumerate(reading.text):
+        left, right = reading.columns[i]
+        crop = image.image[:, int(left) : max(int(left) + 1, int(np.ceil(right)))] if include_inputs else None
+        per_digit.append(_digit(int(char), float(reading.digit_confidences[i]), image.page_box(left, right),
+                                reading.probabilities[i], crop))
+    return Answer(STRING, reading.text, reading.confidence, per_digit, version)
+
+
+def _digit(digit: int, confidence: float, box, probabilities: np.ndarray, image: np.ndarray | None) -> DigitReading:
+    entry: DigitReading = {"digit": digit, "confidence": round(confidence, 6), "box": [int(v) for v in box],
+                           "probabilities": [round(float(p), 6) for p in probabilities]}
+    if image is not None:
+        entry["input_png"] = png_base64(image)
+    return entry
+
+
+def _row(answer: Answer, review_threshold: float) -> ResultRow:
+    if not answer.text:
+        # The string model saw no digit where the pipeline found marks: a person must look.
+        return error_row(ErrorCode.NO_DIGIT_FOUND, "no digit found: the string model read no digit in the marks")
+    return {
+        "digits": answer.text,
+        "confidence": round(answer.confidence, 6),
+        "needs_review": answer.confidence < review_threshold,
+        "per_digit": answer.per_digit,
+        "model_version": answer.version,
+        "reader": answer.reader,
+        "error": None,
+    }
+
+
+def png_base64(image: np.ndarray) -> str:
+    """A uint8 array as a base64-encoded PNG (for showing users what the model saw)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
