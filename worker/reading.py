@@ -55,8 +55,12 @@ class Answer:
 
 
 def read_blobs(blobs: list[bytes | None], models: Models, max_pixels: int, review_threshold: float,
-               include_inputs: bool = False) -> list[ResultRow]:
-    """A result row per blob, in order; a blob that cannot be read gets its own error row."""
+               include_inputs: bool = False, rule: Rule | None = None) -> list[ResultRow]:
+    """A result row per blob, in order; a blob that cannot be read gets its own error row.
+
+    ``rule`` picks each scan's answer (:func:`choose` by default; the benchmarks compare others).
+    """
+    rule = rule or choose
     rows: list[ResultRow | None] = [None] * len(blobs)
     scans: list[tuple[int, ScanReading]] = []
     for pos, data in enumerate(blobs):
@@ -77,9 +81,12 @@ def read_blobs(blobs: list[bytes | None], models: Models, max_pixels: int, revie
         digit_answers = _digit_answers([scan for _, scan in scans], models.digits, include_inputs)
         string_answers = _string_answers([scan for _, scan in scans], models.strings, include_inputs)
         for n, (pos, scan) in enumerate(scans):
-            answer = choose(scan, digit_answers[n], string_answers[n])
+            answer = rule(scan, digit_answers[n], string_answers[n])
             rows[pos] = _row(answer, review_threshold)
     return rows  # type: ignore[return-value]
+
+
+Rule = Callable[[ScanReading, "Answer", "Answer | None"], "Answer"]
 
 
 def choose(scan: ScanReading, digits: Answer, string: Answer | None) -> Answer:
