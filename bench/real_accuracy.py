@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import describe
-from contracts.models import DEFAULT_MODEL_NAME, SIGNATURE_NAME, STRING_MODEL_NAME, existing_versions
+from contracts.models import (
+    DEFAULT_MODEL_NAME,
+    DIGIT_PROBABILITIES,
+    SIGNATURE_NAME,
+    STRING_CONFIDENCE,
+    STRING_MODEL_NAME,
+    existing_versions,
+)
 from worker.reading import Models, read_blobs
 from worker.serving_client import Prediction
 
@@ -99,9 +106,11 @@ def in_process(model_base: Path, name: str) -> Callable[[np.ndarray], Prediction
     fn = tf.saved_model.load(str(model_base / name / str(versions[-1]))).signatures[SIGNATURE_NAME]
 
     def predict(images: np.ndarray) -> Prediction:
-        parts = [fn(images=tf.constant(images[i : i + 256]))["probabilities"].numpy()
-                 for i in range(0, len(images), 256)]
-        return Prediction(np.concatenate(parts), versions[-1])
+        parts = [fn(images=tf.constant(images[i : i + 256])) for i in range(0, len(images), 256)]
+        confidence = ([p[STRING_CONFIDENCE].numpy() for p in parts] if STRING_CONFIDENCE in fn.structured_outputs
+                      else None)
+        return Prediction(np.concatenate([p[DIGIT_PROBABILITIES].numpy() for p in parts]), versions[-1],
+                          np.concatenate(confidence) if confidence else None)
 
     return predict
 

@@ -68,12 +68,16 @@ STRING_STRIDE = 4
 STRING_FRAMES = STRING_WIDTH // STRING_STRIDE
 STRING_CLASSES = 11
 STRING_BLANK = 0
-# The longest string it is trained on; longer ones are refused, never cut short.
+# The longest string it is trained on; longer ones go to the digit model, never cut short.
 MAX_STRING_DIGITS = 12
+# Per row, the chance that the greedy reading of the whole string is right, calibrated by the
+# trainer on synthetic strings and computed in the graph: the calibration travels with the version.
+STRING_CONFIDENCE = "confidence"
 STRING_SIGNATURE = Signature(
     SIGNATURE_NAME,
     inputs={DIGIT_INPUT: TensorInfo("uint8", (-1, STRING_HEIGHT, STRING_WIDTH))},
-    outputs={DIGIT_PROBABILITIES: TensorInfo("float32", (-1, STRING_FRAMES, STRING_CLASSES))},
+    outputs={DIGIT_PROBABILITIES: TensorInfo("float32", (-1, STRING_FRAMES, STRING_CLASSES)),
+             STRING_CONFIDENCE: TensorInfo("float32", (-1,))},
 )
 
 # TF Serving's FileSystemStoragePathSource takes a child of the model's base path as a

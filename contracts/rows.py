@@ -36,7 +36,7 @@ class ResultRow(TypedDict):
     per_digit: list[DigitReading]
     error: ErrorInfo | None
     model_version: NotRequired[int]
-    reader: NotRequired[str]  # which model answered: "digits" (digit by digit) or "string"
+    reader: NotRequired[str]  # which model answered: "digits" (digit by digit), "string", or "both" alike
     index: NotRequired[int]
     file: NotRequired[str]
 

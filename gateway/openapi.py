@@ -69,9 +69,9 @@ _SCHEMAS: dict[str, Any] = {
             "needs_review": {"type": "boolean"},
             "per_digit": {"type": "array", "items": _ref("Digit")},
             "model_version": {"type": "integer", "description": "The version of the model that answered"},
-            "reader": {"type": "string", "enum": ["digits", "string"],
-                       "description": "Which model answered: the digit model, digit by digit, or the string "
-                                      "model, the whole string at once"},
+            "reader": {"type": "string", "enum": ["digits", "string", "both"],
+                       "description": "Which model answered: the digit model (digit by digit), the string "
+                                      "model (the whole string at once), or both alike"},
             "error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["code", "message"],
                                                      "properties": {"code": {"type": "string"},
                                                                     "message": {"type": "string"}}}]},

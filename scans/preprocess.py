@@ -81,6 +81,15 @@ class Page:
         return (left + x) * self.factor, (top + y) * self.factor
 
 
+def whole_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """The page's luminance at the scale :func:`read_page` starts from, and that scale, for
+    readers that look at the whole page (no digit found, or too many marks)."""
+    scan = open_scan(data, max_pixels)
+    width, height = scan.size
+    factor = _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
+    return scan.read(factor, None), factor
+
+
 def read_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
     """Decode a scan at the coarsest scale that keeps its digits legible, and find them.
 

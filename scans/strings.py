@@ -28,9 +28,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from contracts.errors import ReadError
 from contracts.models import STRING_HEIGHT, STRING_WIDTH
 from scans.decode import DEFAULT_MAX_PIXELS
-from scans.preprocess import Digits, Page, _place, read_page
+from scans.errors import NoDigitFoundError, TooManyDigitsError
+from scans.preprocess import Digits, Page, _place, read_page, whole_page
 
 WORK_ROWS = 128
 # Margins around the string's crop, as a share of its height (twice that left and right).
@@ -65,16 +67,35 @@ class StringImage:
 
 @dataclass(frozen=True)
 class ScanReading:
-    """A scan read for both models: its digits (boxes in page pixels) and its string image."""
+    """A scan read for both models: its digits (boxes in page pixels) and its string image.
 
-    digits: Digits
+    When the digit pipeline found no digit, or more marks than a number has, ``digits`` is
+    None, ``string`` is made of the whole page, and ``refusal`` is what the digit pipeline
+    raised: the answer if the string model reads nothing either.
+    """
+
+    digits: Digits | None
     string: StringImage
+    refusal: ReadError | None = None
 
 
 def read_scan(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanReading:
-    """Decode a scan once; the digit model's inputs and the string model's. Raises as
-    :func:`scans.preprocess.preprocess`."""
-    page = read_page(data, max_pixels)
+    """Decode a scan once; the digit model's inputs and the string model's.
+
+    Raises as :func:`scans.preprocess.preprocess`, except where the string model can still
+    look: a page on which the digit pipeline finds no digit or too many marks, but with
+    something like a line of text on it.
+    """
+    try:
+        page = read_page(data, max_pixels)
+    except (NoDigitFoundError, TooManyDigitsError) as refusal:
+        grey, factor = whole_page(data, max_pixels)
+        local = string_image(grey)
+        if not local.width:
+            raise  # blank: nothing for either model
+        string = StringImage(local.image, local.x0 * factor, local.scale / factor, local.y0 * factor,
+                             local.y1 * factor, local.width)
+        return ScanReading(None, string, refusal)
     return ScanReading(_place(page.digits, page.factor, page.window, page.size), _string_of(page))
 
 

@@ -29,7 +29,7 @@ class WorkerContext:
 
     def _predict_strings(self, images: np.ndarray) -> Prediction | None:
         try:
-            prediction = self.client.predict(images, model=self.settings.string_model_name)
+            prediction = self.client.predict(images, model=self.settings.string_model_name, confidence=True)
         except ModelNotFoundError as exc:
             if not self._missing_string_model:
                 log.warning("no string model is served (%s): the digit model reads alone", exc)

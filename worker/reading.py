@@ -25,13 +25,15 @@ from contracts.errors import ErrorCode, ReadError
 from contracts.models import MAX_STRING_DIGITS
 from contracts.rows import DigitReading, ResultRow, error_row
 from scans.ctc import StringReading, greedy_decode
+from scans.errors import NoDigitFoundError
 from scans.strings import ScanReading, StringImage, read_scan
 from worker.errors import ImageExpiredError
 from worker.serving_client import Prediction
 
 log = logging.getLogger(__name__)
 
-DIGITS, STRING = "digits", "string"
+# Which model answered: the digit model, the string model, or both alike.
+DIGITS, STRING, BOTH = "digits", "string", "both"
 
 
 @dataclass(frozen=True)
@@ -82,36 +84,56 @@ def read_blobs(blobs: list[bytes | None], models: Models, max_pixels: int, revie
         string_answers = _string_answers([scan for _, scan in scans], models.strings, include_inputs)
         for n, (pos, scan) in enumerate(scans):
             answer = rule(scan, digit_answers[n], string_answers[n])
-            rows[pos] = _row(answer, review_threshold)
+            if answer is None or not answer.text:
+                refusal = scan.refusal or NoDigitFoundError("no digit found: the string model read no digit "
+                                                            "in the marks")
+                rows[pos] = error_row(refusal.code, str(refusal))
+            else:
+                rows[pos] = _row(answer, review_threshold)
     return rows  # type: ignore[return-value]
 
 
-Rule = Callable[[ScanReading, "Answer", "Answer | None"], "Answer"]
+Rule = Callable[[ScanReading, "Answer | None", "Answer | None"], "Answer | None"]
 
 
-def choose(scan: ScanReading, digits: Answer, string: Answer | None) -> Answer:
+def choose(scan: ScanReading, digits: Answer | None, string: Answer | None) -> Answer | None:
     """The answer for one scan, from the digit model's and the string model's.
 
-    The string model reads what the digit pipeline cannot cut apart (joined, touching or
-    broken digits, separators); the digit model reads isolated digits and digits in boxes
-    at least as well, and strings longer than the string model takes. So: when the digit
-    pipeline found more digits than the string model reads, or there is no string model,
-    the digit model answers; when both read the same, the string model answers with the
-    higher of the two confidences; otherwise the more confident one answers.
+    Chosen by measurement on synthetic strings and on generated scans made from held-out MNIST
+    training digits (never on the real dev set; BENCHMARKS.md has the comparison):
+
+    * where the digit pipeline found no digit (or too many marks), only the string model may
+      answer; where there is no string model, or the pipeline found more digits than the
+      string model reads (``MAX_STRING_DIGITS``), only the digit model;
+    * both read the same: that reading, with the chance that either is right (noisy OR of
+      the two confidences), and the digit model's per-digit boxes (cut from the ink itself);
+    * they differ: the more confident one, its confidence discounted by the other's (a
+      confident disagreement is a reason to look).
+
+    The string model's confidence is calibrated on synthetic strings; the digit model's is the
+    product of its digits' calibrated confidences, which cannot see a wrong cut into digits:
+    the disagreement with the string model is what shows it.
     """
-    if string is None or len(scan.digits.images) > MAX_STRING_DIGITS:
-        return digits
+    if digits is None or string is None or len(digits.per_digit) > MAX_STRING_DIGITS:
+        return digits or string
     if string.text == digits.text:
-        return Answer(STRING, string.text, max(string.confidence, digits.confidence), string.per_digit,
-                      string.version)
-    return string if string.confidence >= digits.confidence else digits
+        either = 1 - (1 - string.confidence) * (1 - digits.confidence)
+        return Answer(BOTH, digits.text, either, digits.per_digit, digits.version)
+    winner, loser = (string, digits) if string.confidence >= digits.confidence else (digits, string)
+    return Answer(winner.reader, winner.text, winner.confidence * (1 - loser.confidence), winner.per_digit,
+                  winner.version)
 
 
 def _digit_answers(scans: list[ScanReading], predict: Callable[[np.ndarray], Prediction],
-                   include_inputs: bool) -> list[Answer]:
-    prediction = predict(np.concatenate([scan.digits.images for scan in scans]))
-    answers, start = [], 0
+                   include_inputs: bool) -> list[Answer | None]:
+    found = [scan.digits for scan in scans if scan.digits is not None]
+    prediction = predict(np.concatenate([digits.images for digits in found])) if found else None
+    answers: list[Answer | None] = []
+    start = 0
     for scan in scans:
+        if scan.digits is None or prediction is None:
+            answers.append(None)
+            continue
         count = len(scan.digits.images)
         probs = prediction.probabilities[start : start + count]
         start += count
@@ -130,18 +152,23 @@ def _string_answers(scans: list[ScanReading], predict: Callable[[np.ndarray], Pr
     prediction = predict(np.stack([scan.string.image for scan in scans])) if predict is not None else None
     if prediction is None:
         return [None] * len(scans)
-    return [_string_answer(scan.string, greedy_decode(frames, scan.string.width), prediction.model_version,
-                           include_inputs) for scan, frames in zip(scans, prediction.probabilities)]
+    confidences = prediction.confidence if prediction.confidence is not None else [None] * len(scans)
+    return [_string_answer(scan.string, greedy_decode(frames, scan.string.width), confidence,
+                           prediction.model_version, include_inputs)
+            for scan, frames, confidence in zip(scans, prediction.probabilities, confidences)]
 
 
-def _string_answer(image: StringImage, reading: StringReading, version: int, include_inputs: bool) -> Answer:
+def _string_answer(image: StringImage, reading: StringReading, confidence: float | None, version: int,
+                   include_inputs: bool) -> Answer:
     per_digit = []
     for i, char in enumerate(reading.text):
         left, right = reading.columns[i]
         crop = image.image[:, int(left) : max(int(left) + 1, int(np.ceil(right)))] if include_inputs else None
         per_digit.append(_digit(int(char), float(reading.digit_confidences[i]), image.page_box(left, right),
                                 reading.probabilities[i], crop))
-    return Answer(STRING, reading.text, reading.confidence, per_digit, version)
+    # The model's calibrated confidence; a model without one gets the path probability.
+    return Answer(STRING, reading.text, reading.confidence if confidence is None else float(confidence),
+                  per_digit, version)
 
 
 def _digit(digit: int, confidence: float, box, probabilities: np.ndarray, image: np.ndarray | None) -> DigitReading:
@@ -153,9 +180,6 @@ def _digit(digit: int, confidence: float, box, probabilities: np.ndarray, image:
 
 
 def _row(answer: Answer, review_threshold: float) -> ResultRow:
-    if not answer.text:
-        # The string model saw no digit where the pipeline found marks: a person must look.
-        return error_row(ErrorCode.NO_DIGIT_FOUND, "no digit found: the string model read no digit in the marks")
     return {
         "digits": answer.text,
         "confidence": round(answer.confidence, 6),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME
+from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME, STRING_CONFIDENCE
 from worker.errors import ModelNotFoundError, ModelUnavailableError, PredictionRejectedError
 from worker.protos import get_model_status_pb2, model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc
 from worker.tensors import from_tensor_proto, to_tensor_proto
@@ -30,10 +30,12 @@ DEFAULT_MAX_ROWS = 1024
 
 @dataclass(frozen=True)
 class Prediction:
-    """Model output for a batch: probabilities (n, ...) and the version that answered."""
+    """Model output for a batch: probabilities (n, ...), the version that answered and, for the
+    string model, its calibrated confidence per row (n,)."""
 
     probabilities: np.ndarray
     model_version: int
+    confidence: np.ndarray | None = None
 
 
 class ServingClient:
@@ -100,30 +102,37 @@ class ServingClient:
         elif self.version is not None and spec.name == self.model_name:
             spec.version.value = self.version
 
-    def predict(self, images: np.ndarray, model: str | None = None) -> Prediction:
-        """Run a model (the client's own by default) on ``images``, uint8 rows.
+    def predict(self, images: np.ndarray, model: str | None = None, confidence: bool = False) -> Prediction:
+        """Run a model (the client's own by default) on ``images``, uint8 rows; ``confidence``
+        asks for the string model's ``confidence`` output too.
 
         Inputs of more than ``max_rows`` rows go as several requests, each pinned to the
         version that answered the first, so that one call's rows never mix two versions.
         """
         images = np.asarray(images, dtype=np.uint8)
-        first = self._predict(images[: self.max_rows], model)
-        parts = [first.probabilities]
+        parts = [self._predict(images[: self.max_rows], model, None, confidence)]
         for start in range(self.max_rows, len(images), self.max_rows):
-            parts.append(self._predict(images[start : start + self.max_rows], model, first.model_version).probabilities)
-        probabilities = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return Prediction(probabilities, first.model_version)
+            parts.append(self._predict(images[start : start + self.max_rows], model, parts[0].model_version,
+                                       confidence))
+        if len(parts) == 1:
+            return parts[0]
+        return Prediction(np.concatenate([p.probabilities for p in parts]), parts[0].model_version,
+                          np.concatenate([p.confidence for p in parts]) if confidence else None)  # type: ignore[misc]
 
-    def _predict(self, images: np.ndarray, model: str | None, version: int | None = None) -> Prediction:
+    def _predict(self, images: np.ndarray, model: str | None, version: int | None,
+                 confidence: bool) -> Prediction:
         request = predict_pb2.PredictRequest()
         self._fill_spec(request.model_spec, model, version)
         request.model_spec.signature_name = SIGNATURE_NAME
         request.inputs[DIGIT_INPUT].CopyFrom(to_tensor_proto(images))
         request.output_filter.append(DIGIT_PROBABILITIES)
+        if confidence:
+            request.output_filter.append(STRING_CONFIDENCE)
         predict, _ = self._stubs()
         response = self._call(predict.Predict, request)
         probabilities = from_tensor_proto(response.outputs[DIGIT_PROBABILITIES]).astype(np.float32)
-        return Prediction(probabilities, int(response.model_spec.version.value))
+        scores = from_tensor_proto(response.outputs[STRING_CONFIDENCE]).astype(np.float64) if confidence else None
+        return Prediction(probabilities, int(response.model_spec.version.value), scores)
 
     def model_status(self, model: str | None = None) -> list[tuple[int, str]]:
         """(version, state name) for each version the server knows, newest first."""

@@ -122,7 +122,9 @@ async function readDrawing() {
     const reading = await (await api("/v1/predict?include_inputs=true", { method: "POST", body: form })).json();
     $("pred-digits").textContent = reading.digits;
     $("pred-detail").textContent = `confidence ${percent(reading.confidence)}` +
-      (reading.needs_review ? " · needs review" : "") + ` · model v${reading.model_version}`;
+      (reading.needs_review ? " · needs review" : "") +
+      ` · read by ${{string: "the string model", both: "both models"}[reading.reader] || "the digit model"}` +
+      ` v${reading.model_version}`;
     $("pred-inputs").replaceChildren(...reading.per_digit.map(inputFigure));
   } catch (error) {
     $("pred-digits").textContent = "";

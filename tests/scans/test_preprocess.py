@@ -231,3 +231,19 @@ def test_specks_all_over_a_large_page_do_not_keep_the_finer_reading_from_the_dig
     assert reads[-1][0] <= 2 and reads[-1][1] is not None  # (without the digit's window: 1/4 scale at best)
     [(x, y, w, h)] = digits.boxes
     assert 1195 <= x and x + w <= 1305 and 1495 <= y and y + h <= 1605
+
+
+def test_read_scan_gives_the_string_model_the_whole_page_where_no_digit_is_found():
+    from scans import NoDigitFoundError
+    from scans.strings import read_scan
+
+    blank = np.full((60, 200), 235, np.uint8)
+    with pytest.raises(NoDigitFoundError):
+        read_scan(_png(blank))  # blank paper: nothing for either model
+    faint = blank.copy()
+    faint[20:45, 30:170:12] = 222  # strokes 13 grey levels from the paper: under the digit pipeline's contrast
+    with pytest.raises(NoDigitFoundError):
+        preprocess(_png(faint))
+    reading = read_scan(_png(faint))
+    assert reading.digits is None and isinstance(reading.refusal, NoDigitFoundError)
+    assert reading.string.width > 0 and reading.string.image.shape == (32, 192) and reading.string.image.max() > 100

@@ -126,3 +126,37 @@ def test_the_chunks_own_timeout_is_not_taken_for_an_images_failure(models, mnist
     monkeypatch.setattr(worker.reading, "read_scan", preprocess)
     with pytest.raises(JobTimeoutException):
         read_blobs([render_scan(mnist.x_test[0])], models, max_pixels=40_000_000, review_threshold=0.9)
+
+
+def _answer(reader, text, confidence):
+    from worker.reading import Answer
+
+    per_digit = [{"digit": int(c), "confidence": 0.9, "box": [0, 0, 1, 1], "probabilities": [0.1] * 10}
+                 for c in text]
+    return Answer(reader, text, confidence, per_digit, 1)
+
+
+def test_the_rule_takes_agreement_as_more_sure_and_discounts_a_disagreement():
+    from worker.reading import BOTH, choose
+
+    scan = object()  # the rule looks at the answers only
+    agree = choose(scan, _answer("digits", "123", 0.6), _answer("string", "123", 0.7))
+    assert (agree.reader, agree.text) == (BOTH, "123") and agree.confidence == pytest.approx(1 - 0.4 * 0.3)
+    assert agree.per_digit[0]["confidence"] == 0.9  # the digit model's boxes, cut from the ink
+    differ = choose(scan, _answer("digits", "1234", 0.5), _answer("string", "124", 0.8))
+    assert (differ.reader, differ.text) == ("string", "124") and differ.confidence == pytest.approx(0.8 * 0.5)
+    other = choose(scan, _answer("digits", "77", 0.95), _answer("string", "71", 0.2))
+    assert (other.reader, other.text) == ("digits", "77") and other.confidence == pytest.approx(0.95 * 0.8)
+
+
+def test_the_rule_uses_one_model_where_the_other_cannot_read():
+    from worker.reading import choose
+
+    scan = object()
+    long_number = _answer("digits", "1234567890123", 0.3)  # more digits than the string model reads
+    assert choose(scan, long_number, _answer("string", "123456789012", 0.99)) is long_number
+    alone = _answer("string", "42", 0.5)
+    assert choose(scan, None, alone) is alone  # the digit pipeline found no digit
+    digits = _answer("digits", "42", 0.5)
+    assert choose(scan, digits, None) is digits  # no string model served
+    assert choose(scan, None, None) is None
