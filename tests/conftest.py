@@ -87,6 +87,52 @@ def model_base(tmp_path_factory, mnist_dir) -> Path:
     return base
 
 
+# A tiny string model's recipe: seconds to train, reads little, but every part is the real one.
+TINY_STRINGS = ["--only", "strings", "--string-steps", "40", "--string-n-train", "512", "--string-n-val", "64",
+                "--string-n-eval", "64", "--string-workers", "1", "--string-channels", "8,8,8,8",
+                "--string-units", "8"]
+
+
+@pytest.fixture(scope="session")
+def real_like_dir(tmp_path_factory, mnist) -> Path:
+    """A labelled folder laid out as ../shared/data/real-dev (labels.csv: path,label; a folder
+    per source), of synthetic strings: tests never read the real dev set."""
+    from scans.synth import Bank, sample
+
+    root = tmp_path_factory.mktemp("real-like")
+    bank = Bank.from_mnist(mnist.x_train, mnist.y_train, "val")
+    lines = ["path,label"]
+    for i in range(12):
+        source = "phone" if i % 2 else "cheque"
+        (root / source).mkdir(exist_ok=True)
+        drawn = sample(bank, 77, i)
+        Image.fromarray(drawn.image).save(root / source / f"{i}.png")
+        lines.append(f"{source}/{i}.png,{drawn.label}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def both_model_base(tmp_path_factory, model_base, mnist_dir, real_like_dir) -> Path:
+    """The tiny digit model beside a tiny string model, trained by the real trainer."""
+    import shutil
+
+    from trainer.settings import parse_args
+    from trainer.strings.train import run
+
+    base = tmp_path_factory.mktemp("both-models")
+    shutil.copytree(model_base / "digits", base / "digits")
+    run(parse_args(["--data-dir", str(mnist_dir), "--model-base", str(base), "--real-dev", str(real_like_dir),
+                    *TINY_STRINGS], environ={}))
+    return base
+
+
+@pytest.fixture(scope="session")
+def both_model_server(both_model_base, tmp_path_factory) -> Iterator[str]:
+    """The local model server over both models; yields host:port."""
+    yield from _model_server(both_model_base, free_port(), tmp_path_factory.mktemp("serving-both") / "serving.log")
+
+
 @pytest.fixture(scope="session")
 def serving_rest_port() -> int:
     return free_port()
@@ -95,17 +141,23 @@ def serving_rest_port() -> int:
 @pytest.fixture(scope="session")
 def model_server(model_base, serving_rest_port, tmp_path_factory) -> Iterator[str]:
     """The local model server over ``model_base``, as a real process; yields host:port."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serving") / "serving.log"
-    env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
-           "DIGITS_REST_PORT": str(serving_rest_port), "DIGITS_SERVING_POLL_SECONDS": "0.5"}
-    proc = spawn(python_module("serving"), log, env)
-    target = f"127.0.0.1:{port}"
+    yield from _model_server(model_base, serving_rest_port, tmp_path_factory.mktemp("serving") / "serving.log")
+
+
+def _model_server(model_base: Path, rest_port: int, log: Path) -> Iterator[str]:
     from worker.serving_client import ServingClient
 
-    client = ServingClient(target, "digits", timeout=2, retries=0)
-    wait_until(lambda: is_available(dict(client.model_status()).values()), "model server", 90, proc, log)
-    client.close()
+    port = free_port()
+    env = {**os.environ, "DIGITS_MODEL_BASE": str(model_base), "DIGITS_GRPC_PORT": str(port),
+           "DIGITS_REST_PORT": str(rest_port), "DIGITS_SERVING_POLL_SECONDS": "0.5"}
+    proc = spawn(python_module("serving"), log, env)
+    target = f"127.0.0.1:{port}"
+    names = sorted(path.name for path in model_base.iterdir() if path.is_dir())
+    clients = [ServingClient(target, name, timeout=2, retries=0) for name in names]
+    wait_until(lambda: all(is_available(dict(c.model_status()).values()) for c in clients), "model server", 90,
+               proc, log)
+    for client in clients:
+        client.close()
     yield target
     stop_all([proc])
 

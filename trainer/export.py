@@ -2,9 +2,12 @@
 
 Layout: ``<model_base>/<name>/<version>/`` with ``saved_model.pb``, ``variables/`` and
 ``metrics.json``. The version folder is written under a dot-prefixed temporary name (which
-TF Serving ignores, as it only loads numeric folders) and renamed into place in one step.
+TF Serving ignores, as it only loads numeric folders) and renamed into place in one step
+(:func:`export_version`, for any model; the string model's SavedModel is written by
+:mod:`trainer.strings.export`). :func:`check_signature` compares a written SavedModel's
+signature with its contract.
 
-Serving signature ``serving_default``:
+The digit model's serving signature ``serving_default``:
 
 * input ``images``: uint8, shape [-1, 28, 28], MNIST convention (white ink on black, 0..255).
 * output ``probabilities``: float32, shape [-1, 10], calibrated class probabilities.
@@ -30,6 +33,8 @@ from contracts.models import (
     DIGIT_SIZE,
     METRICS_FILE,
     SIGNATURE_NAME,
+    Signature,
+    TensorInfo,
     existing_versions,
 )
 from trainer.errors import ExportError
@@ -54,10 +59,26 @@ def export_model(
 
     ``card`` renders MODEL_CARD.md from the metrics once the version number is known.
     """
+    return export_version(lambda path: _write_saved_model(model, path, temperature), model_base, name, metrics,
+                          extra_files, card)
+
+
+def export_version(
+    write: Callable[[Path], None],
+    model_base: str | Path,
+    name: str,
+    metrics: dict[str, Any],
+    extra_files: dict[str, bytes] | None = None,
+    card: Callable[[dict[str, Any]], str] | None = None,
+) -> Path:
+    """The next version of ``name``: ``write(folder)`` puts the SavedModel in a temporary
+    folder, ``extra_files`` (relative path -> bytes) go beside it, then metrics.json and the
+    card once the version number is known, and the folder is renamed into place. On any
+    failure nothing is left behind (ExportError)."""
     model_dir = Path(model_base) / name
     tmp = temporary_folder(model_dir)
     try:
-        _write_saved_model(model, tmp, temperature)
+        write(tmp)
         for rel, content in (extra_files or {}).items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +111,23 @@ def _write_saved_model(model: keras.Model, path: Path, temperature: float) -> No
         input_signature=[tf.TensorSpec([None, DIGIT_SIZE, DIGIT_SIZE], tf.uint8, name=DIGIT_INPUT)],
     )
     archive.write_out(str(path), verbose=False)
+
+
+def check_signature(folder: Path, signature: Signature) -> None:
+    """Raise ExportError unless the SavedModel in ``folder`` has ``signature`` exactly: its
+    name, and each input's and output's name, dtype and shape (-1: any size)."""
+    loaded = tf.saved_model.load(str(folder)).signatures.get(signature.name)
+    if loaded is None:
+        raise ExportError(f"{folder}: no signature {signature.name!r}")
+
+    def info(spec: tf.TensorSpec) -> TensorInfo:
+        return TensorInfo(spec.dtype.name, tuple(-1 if d is None else int(d) for d in spec.shape.as_list()))
+
+    inputs = {key: info(spec) for key, spec in loaded.structured_input_signature[1].items()}
+    outputs = {key: info(spec) for key, spec in loaded.structured_outputs.items()}
+    if inputs != dict(signature.inputs) or outputs != dict(signature.outputs):
+        raise ExportError(f"{folder}: signature {signature.name!r} is {inputs} -> {outputs}, "
+                          f"not {dict(signature.inputs)} -> {dict(signature.outputs)}")
 
 
 def _rename_into_place(tmp: Path, model_dir: Path, metrics: dict[str, Any],

@@ -10,20 +10,21 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from contracts.models import DIGIT_INPUT, DIGIT_SIZE, SIGNATURE_NAME
+from contracts.models import DIGIT_INPUT, SIGNATURE_NAME
 
 BATCH_SIZES = (1, 32, 256)
 
 
-def warmup_records(images: np.ndarray, model_name: str) -> bytes:
-    """Serialised TFRecord bytes with one Predict request per size in ``BATCH_SIZES``."""
+def warmup_records(images: np.ndarray, model_name: str, input_name: str = DIGIT_INPUT) -> bytes:
+    """Serialised TFRecord bytes with one Predict request per size in ``BATCH_SIZES``, each a
+    batch of ``images`` (repeated when there are fewer) as input ``input_name``."""
     path = tf.io.gfile.join("ram://", f"warmup-{np.random.randint(1 << 30)}")
     with tf.io.TFRecordWriter(path) as writer:
         for size in BATCH_SIZES:
-            batch = np.resize(images, (size, DIGIT_SIZE, DIGIT_SIZE)).astype(np.uint8)
+            batch = np.resize(images, (size, *images.shape[1:])).astype(np.uint8)
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SIGNATURE_NAME))
-            request.inputs[DIGIT_INPUT].CopyFrom(tf.make_tensor_proto(batch))
+            request.inputs[input_name].CopyFrom(tf.make_tensor_proto(batch))
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
     with tf.io.gfile.GFile(path, "rb") as handle:
