@@ -8,6 +8,8 @@ same images, with the same models loaded in-process:
 
 * **ours**: what the worker answers (:mod:`worker.reading`: the digit model and the string
   model, and the rule that chooses between them);
+* **ours, string model on every scan**: the same without skipping the string model where the
+  digit model is sure (``worker.reading.SURE``), to show what that shortcut costs;
 * **digit model alone**: what the worker answered before the string model (the digit
   pipeline, digit by digit);
 * **string model alone**: the string model's own reading.
@@ -38,7 +40,7 @@ from contracts.models import (
     STRING_MODEL_NAME,
     existing_versions,
 )
-from worker.reading import Models, read_blobs
+from worker.reading import SURE, Models, read_blobs
 from worker.serving_client import Prediction
 
 REVIEW_THRESHOLD = 0.9
@@ -126,14 +128,16 @@ def main() -> None:
     strings = in_process(args.model_base, STRING_MODEL_NAME)
     if digits is None:
         raise SystemExit(f"no {DEFAULT_MODEL_NAME!r} model in {args.model_base}")
-    readers = {"ours (both models)": (Models(digits, strings), None), "digit model alone": (Models(digits), None)}
+    readers = {"ours (both models)": (Models(digits, strings), None, SURE),
+               "digit model alone": (Models(digits), None, SURE)}
     if strings is not None:
-        readers["string model alone"] = (Models(digits, strings), lambda scan, d, s: s or d)
+        readers["ours, string model on every scan"] = (Models(digits, strings), None, 2.0)
+        readers["string model alone"] = (Models(digits, strings), lambda scan, d, s: s or d, 2.0)
     scores: dict[tuple[str, str], Score] = {}
     blobs = [(args.real_dev / row["path"]).read_bytes() for row in labelled]
-    for name, (models, rule) in readers.items():
+    for name, (models, rule, sure) in readers.items():
         for start in range(0, len(blobs), 256):
-            rows = read_blobs(blobs[start : start + 256], models, 40_000_000, REVIEW_THRESHOLD, rule=rule)
+            rows = read_blobs(blobs[start : start + 256], models, 40_000_000, REVIEW_THRESHOLD, rule=rule, sure=sure)
             for truth, row in zip(labelled[start : start + 256], rows):
                 source = truth["path"].split("/", 1)[0]
                 for key in ((name, source), (name, "all")):

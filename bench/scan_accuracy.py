@@ -5,6 +5,11 @@
 Scans are generated from MNIST *test* digits (scans/generate.py): single digits 30-300 px high,
 digits in printed boxes, and 2-6 digit numbers, all as ink on grey paper with uneven light,
 noise, blur and JPEG. Accuracy is an exact match of the whole digit string.
+
+Columns: the digit model behind our preprocessing (``scans.preprocess``) and behind the
+tutorials' (resize + invert), and, when the model base has a string model too, what the worker
+answers (``worker.reading``: both models and the rule), with the share of scans for which the
+digit model was sure enough that the string model was not asked.
 """
 
 from __future__ import annotations
@@ -62,8 +67,10 @@ def main() -> None:
     data = load_mnist(args.data_dir)
     print(f"model {path} in {precision}; {args.count} scans per kind; seed {args.seed}; {platform.machine()}, "
           f"{os.cpu_count()} cores; {date.today()}\n")
-    print("| scans | ours (scans.preprocess) | tutorial (resize + invert) |")
-    print("| --- | ---: | ---: |")
+    worker = _worker_reader(args.model_base, args.name)
+    print("| scans | ours (scans.preprocess) | tutorial (resize + invert) |"
+          + (" worker (both models) | string model skipped |" if worker else ""))
+    print("| --- | ---: | ---: |" + (" ---: | ---: |" if worker else ""))
     for kind in KINDS:
         scans = list(scan_set(data.x_test, data.y_test, kind, args.count, args.seed))
         truth = [label for _, label in scans]
@@ -71,7 +78,38 @@ def main() -> None:
         tutorial = predict(np.stack([tutorial_preprocess(blob) for blob, _ in scans])).argmax(axis=1)
         ours_acc = np.mean([got == want for got, want in zip(ours, truth)])
         tutorial_acc = np.mean([str(got) == want for got, want in zip(tutorial, truth)])
-        print(f"| {kind} | {ours_acc:.2%} | {tutorial_acc:.2%} |", flush=True)
+        extra = ""
+        if worker:
+            read, skipped = worker([blob for blob, _ in scans])
+            extra = f" {np.mean([got == want for got, want in zip(read, truth)]):.2%} | {skipped:.1%} |"
+        print(f"| {kind} | {ours_acc:.2%} | {tutorial_acc:.2%} |{extra}", flush=True)
+
+
+def _worker_reader(model_base: str, name: str):
+    """``read(blobs) -> (answers, share of scans the string model skipped)`` as the worker
+    reads, or None without a string model (or on a model base of another layout)."""
+    from pathlib import Path
+
+    from bench.real_accuracy import in_process
+    from contracts.models import STRING_MODEL_NAME
+    from worker.reading import Models, read_blobs
+
+    digits, strings = in_process(Path(model_base), name), in_process(Path(model_base), STRING_MODEL_NAME)
+    if digits is None or strings is None:
+        return None
+    asked = []
+
+    def counted(images: np.ndarray):
+        asked.append(len(images))
+        return strings(images)
+
+    def read(blobs: list[bytes]) -> tuple[list[str | None], float]:
+        asked.clear()
+        rows = [row for start in range(0, len(blobs), 256)
+                for row in read_blobs(blobs[start : start + 256], Models(digits, counted), 40_000_000, 0.9)]
+        return [row["digits"] for row in rows], 1 - sum(asked) / max(1, len(blobs))
+
+    return read
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 :func:`read_scan` reads a scan once for both models: the digit pipeline
 (:func:`scans.preprocess.read_page`) finds the digits, and the region they span on the same
-decoded page (margins, printed lines and specks already left out) becomes the string image.
+decoded page (margins, printed lines and specks already left out) becomes the string image,
+made only when asked for (:class:`StringRegion`).
 :func:`string_image` turns any grey region into the model's input, the same way for training
 (synthetic strings) and serving:
 
@@ -65,22 +66,51 @@ class StringImage:
                 max(1, int(round(self.y1 - self.y0)))]
 
 
+class StringRegion:
+    """Where a scan's string image comes from: a grey region and its place on the page
+    (``left``, ``top``; ``factor`` page pixels per region pixel). The image is made on first
+    use only (the worker skips the string model where the digit model is sure), then kept and
+    the region let go."""
+
+    def __init__(self, grey: np.ndarray, left: float, top: float, factor: float):
+        self._grey: np.ndarray | None = grey
+        self._place = (left, top, factor)
+        self._image: StringImage | None = None
+
+    @property
+    def image(self) -> StringImage:
+        """The string model's input, in page coordinates."""
+        if self._image is None:
+            assert self._grey is not None
+            local = string_image(self._grey)
+            left, top, factor = self._place
+            self._image = StringImage(local.image, left + local.x0 * factor, local.scale / factor,
+                                      top + local.y0 * factor, top + local.y1 * factor, local.width)
+            self._grey = None
+        return self._image
+
+
 @dataclass(frozen=True)
 class ScanReading:
-    """A scan read for both models: its digits (boxes in page pixels) and its string image.
+    """A scan read for both models: its digits (boxes in page pixels) and its string region.
 
     When the digit pipeline found no digit, or more marks than a number has, ``digits`` is
-    None, ``string`` is made of the whole page, and ``refusal`` is what the digit pipeline
+    None, the string region is the whole page, and ``refusal`` is what the digit pipeline
     raised: the answer if the string model reads nothing either.
     """
 
     digits: Digits | None
-    string: StringImage
+    region: StringRegion
     refusal: ReadError | None = None
+
+    @property
+    def string(self) -> StringImage:
+        """The string model's input (made on first use)."""
+        return self.region.image
 
 
 def read_scan(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanReading:
-    """Decode a scan once; the digit model's inputs and the string model's.
+    """Decode a scan once; the digit model's inputs and the string model's region.
 
     Raises as :func:`scans.preprocess.preprocess`, except where the string model can still
     look: a page on which the digit pipeline finds no digit or too many marks, but with
@@ -90,16 +120,15 @@ def read_scan(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanReading:
         page = read_page(data, max_pixels)
     except (NoDigitFoundError, TooManyDigitsError) as refusal:
         grey, factor = whole_page(data, max_pixels)
-        local = string_image(grey)
-        if not local.width:
+        reading = ScanReading(None, StringRegion(grey, 0.0, 0.0, factor), refusal)
+        if not reading.string.width:
             raise  # blank: nothing for either model
-        string = StringImage(local.image, local.x0 * factor, local.scale / factor, local.y0 * factor,
-                             local.y1 * factor, local.width)
-        return ScanReading(None, string, refusal)
-    return ScanReading(_place(page.digits, page.factor, page.window, page.size), _string_of(page))
+        return reading
+    return ScanReading(_place(page.digits, page.factor, page.window, page.size), _region_of(page))
 
 
-def _string_of(page: Page) -> StringImage:
+def _region_of(page: Page) -> StringRegion:
+    """The region the digits span, with a margin, cut from the page they were found on."""
     boxes = page.digits.boxes
     left, top = boxes[:, 0].min(), boxes[:, 1].min()
     right, bottom = (boxes[:, 0] + boxes[:, 2]).max(), (boxes[:, 1] + boxes[:, 3]).max()
@@ -107,11 +136,8 @@ def _string_of(page: Page) -> StringImage:
     rows, cols = page.grey.shape
     x0, x1 = max(0, int(left - 2 * margin)), min(cols, int(np.ceil(right + 2 * margin)))
     y0, y1 = max(0, int(top - margin)), min(rows, int(np.ceil(bottom + margin)))
-    local = string_image(page.grey[y0:y1, x0:x1])
-    # From the region's pixels to the page's: offset by the region, then by the reading's scale.
-    px0, py0 = page.to_page(x0 + local.x0, y0 + local.y0)
-    py1 = page.to_page(x0, y0 + local.y1)[1]
-    return StringImage(local.image, px0, local.scale / page.factor, py0, py1, local.width)
+    page_left, page_top = page.to_page(x0, y0)
+    return StringRegion(page.grey[y0:y1, x0:x1].copy(), page_left, page_top, page.factor)
 
 
 def string_image(grey: np.ndarray) -> StringImage:

@@ -160,3 +160,79 @@ def test_the_rule_uses_one_model_where_the_other_cannot_read():
     digits = _answer("digits", "42", 0.5)
     assert choose(scan, digits, None) is digits  # no string model served
     assert choose(scan, None, None) is None
+
+
+@pytest.fixture(scope="module")
+def both(both_model_server):
+    """Both models over the real server, counting the scans the string model is asked about."""
+    client = ServingClient(both_model_server, "digits", timeout=10)
+    asked: list[int] = []
+
+    def strings(images):
+        asked.append(len(images))
+        return client.predict(images, model="strings", confidence=True)
+
+    yield Models(client.predict, strings), asked
+    client.close()
+
+
+def test_the_string_model_reads_only_where_the_digit_model_is_not_sure(both, mnist):
+    from worker.reading import SURE
+
+    models, asked = both
+    scans = [render_scan(mnist.x_test[i]) for i in range(6)] + [
+        number_scan([mnist.x_test[i] for i in (7, 8, 9)], np.random.default_rng(3))]
+    alone = read_blobs(scans, Models(models.digits), max_pixels=40_000_000, review_threshold=0.9)
+    rows = read_blobs(scans, models, max_pixels=40_000_000, review_threshold=0.9)
+    sure = [row["confidence"] >= SURE for row in alone]
+    assert sum(asked) == len(scans) - sum(sure)
+    for row, digit_row, skipped in zip(rows, alone, sure):
+        if skipped:  # the digit model's own answer, untouched
+            assert row == digit_row and row["reader"] == "digits"
+        else:
+            assert row["reader"] in ("digits", "string", "both") and row["error"] is None
+    asked.clear()
+    everyone = read_blobs(scans, models, max_pixels=40_000_000, review_threshold=0.9, sure=2.0)
+    assert asked == [len(scans)] and all(row["error"] is None for row in everyone)
+
+
+def test_the_served_string_model_gives_a_calibrated_confidence_per_scan(both, mnist):
+    models, _ = both
+    scans = [number_scan([mnist.x_test[i] for i in (10, 11, 12)], np.random.default_rng(k)) for k in range(3)]
+    from scans.strings import read_scan
+
+    prediction = models.strings(np.stack([read_scan(scan).string.image for scan in scans]))
+    assert prediction.probabilities.shape == (3, 48, 11) and prediction.model_version == 1
+    assert prediction.confidence.shape == (3,) and ((prediction.confidence >= 0) & (prediction.confidence <= 1)).all()
+
+
+def test_a_string_answer_puts_each_digits_box_where_its_frames_lie_on_the_page(models, mnist):
+    from worker.serving_client import Prediction
+
+    scan = number_scan([mnist.x_test[i] for i in (10, 11, 12, 13)], np.random.default_rng(4))
+    [digit_row] = read_blobs([scan], models, max_pixels=40_000_000, review_threshold=0.9)
+
+    def frames(images):
+        # The string model's answer "4173": digit k on the frames over the k-th digit the digit
+        # pipeline cut (from its box on the page, through the string image's columns).
+        from scans.strings import read_scan
+
+        image = read_scan(scan).string
+        out = np.zeros((len(images), 48, 11), np.float32)
+        out[:, :, 0] = 1
+        for digit, entry in zip((4, 1, 7, 3), digit_row["per_digit"]):
+            x, _, w, _ = entry["box"]
+            centre = int((x + w / 2 - image.x0) * image.scale) // 4
+            out[:, centre] = np.eye(11)[digit + 1]
+        return Prediction(out, 3, np.full(len(images), 0.75, np.float32))
+
+    rule = lambda scan, digits, string: string  # noqa: E731 - the string model's own answer
+    [row] = read_blobs([scan], Models(models.digits, frames), max_pixels=40_000_000, review_threshold=0.9,
+                       include_inputs=True, rule=rule, sure=2.0)
+    assert (row["reader"], row["digits"], row["model_version"], row["confidence"]) == ("string", "4173", 3, 0.75)
+    assert row["needs_review"]
+    for entry, cut in zip(row["per_digit"], digit_row["per_digit"]):
+        x, _, w, _ = entry["box"]
+        cx, _, cw, _ = cut["box"]
+        assert x <= cx + cw and cx <= x + w  # over the digit the pipeline cut there
+        assert len(entry["probabilities"]) == 10 and entry["input_png"]
