@@ -26,7 +26,7 @@ from contracts.errors import ErrorCode, ReadError
 from contracts.models import MAX_STRING_DIGITS
 from contracts.rows import DigitReading, ResultRow, error_row
 from scans.ctc import StringReading, greedy_decode
-from scans.errors import NoDigitFoundError
+from scans.errors import NoDigitFoundError, TooManyDigitsError
 from scans.strings import ScanReading, StringImage, read_scan
 from worker.errors import ImageExpiredError
 from worker.serving_client import Prediction
@@ -99,6 +99,10 @@ def read_blobs(blobs: list[bytes | None], models: Models, max_pixels: int, revie
                 refusal = scan.refusal or NoDigitFoundError("no digit found: the string model read no digit "
                                                             "in the marks")
                 rows[pos] = error_row(refusal.code, str(refusal))
+            elif answer.reader == STRING and len(answer.text) > MAX_STRING_DIGITS:
+                # Past what it was trained on, a reading is a guess at best: say so, never truncate.
+                rows[pos] = error_row(TooManyDigitsError.code, f"the string model read {len(answer.text)} digits, "
+                                      f"more than the {MAX_STRING_DIGITS} it reads")
             else:
                 rows[pos] = _row(answer, review_threshold)
     return rows  # type: ignore[return-value]

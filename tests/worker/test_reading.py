@@ -236,3 +236,20 @@ def test_a_string_answer_puts_each_digits_box_where_its_frames_lie_on_the_page(m
         cx, _, cw, _ = cut["box"]
         assert x <= cx + cw and cx <= x + w  # over the digit the pipeline cut there
         assert len(entry["probabilities"]) == 10 and entry["input_png"]
+
+
+def test_a_string_reading_longer_than_the_model_reads_is_an_error_not_a_truncated_answer(models, mnist):
+    from worker.serving_client import Prediction
+
+    def thirteen(images):
+        out = np.zeros((len(images), 48, 11), np.float32)
+        out[:, :, 0] = 1
+        for k in range(13):  # "1234567890123", a digit every third frame
+            out[:, 3 * k + 1] = np.eye(11)[k % 10 + 1]
+        return Prediction(out, 1, np.full(len(images), 0.95, np.float32))
+
+    scan = number_scan([mnist.x_test[i] for i in (1, 2)], np.random.default_rng(0))
+    [row] = read_blobs([scan], Models(models.digits, thirteen), max_pixels=40_000_000, review_threshold=0.9,
+                       rule=lambda scan, digits, string: string, sure=2.0)
+    assert row["error"]["code"] == "too_many_digits" and row["digits"] is None and row["needs_review"]
+    assert "13 digits" in row["error"]["message"]
