@@ -27,21 +27,20 @@ def cli() -> None:
     """Reads handwritten digits from scans: one image over HTTP, or whole folders in batch."""
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command()
 @click.option("--workers", type=click.IntRange(min=1), help="number of workers (env DIGITS_WORKERS, default 2)")
 @click.option("--port", type=click.IntRange(1, 65535), help="gateway port (env DIGITS_GATEWAY_PORT, default 8080)")
-@click.argument("train_args", nargs=-1, type=click.UNPROCESSED)
-def up(workers: int | None, port: int | None, train_args: tuple[str, ...]) -> int:
+def up(workers: int | None, port: int | None) -> int:
     """Run the whole stack locally: Redis, model server, workers, gateway.
 
-    After --, flags for the trainer if a model must be trained first.
+    A model base with no model gets the shipped ones first (`digits seed`); nothing is trained.
     """
     from digits.stack import StackSettings
     from digits.stack import up as run_stack
 
     settings = StackSettings.from_env()
     changes = {key: value for key, value in (("workers", workers), ("gateway_port", port)) if value}
-    return run_stack(settings.model_copy(update=changes), list(train_args))
+    return run_stack(settings.model_copy(update=changes))
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from contracts.models import DEFAULT_MODEL_NAME, is_available
+from contracts.models import AVAILABLE, DEFAULT_MODEL_NAME, STRING_MODEL_NAME, existing_versions, is_available
 from core.serving_status import model_states
 from core.settings import DigitsSettings
 from digits.processes import StartupError, http_ok, port_open, python_module, spawn, start_redis, wait_until
@@ -24,6 +24,7 @@ class StackSettings(DigitsSettings):
     home: Path = Path(".digits")
     model_base: Path = Path("models")
     model_name: str = DEFAULT_MODEL_NAME
+    string_model_name: str = STRING_MODEL_NAME
     # An external Redis; without it, ``digits up`` starts its own on ``redis_port``.
     redis_url: str | None = None
     redis_port: int = Field(6380, ge=1, alias="DIGITS_LOCAL_REDIS_PORT")
@@ -33,9 +34,10 @@ class StackSettings(DigitsSettings):
     workers: int = Field(2, ge=1)
 
 
-def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
-    """Start Redis (unless external), train if needed, then serving, workers and gateway, and
-    keep them running until Ctrl-C (a child that dies is started again)."""
+def up(settings: StackSettings) -> int:
+    """Start Redis (unless external), install the shipped models where the model base has none,
+    then serving, workers and gateway, and keep them running until Ctrl-C (a child that dies is
+    started again)."""
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor()
@@ -49,7 +51,7 @@ def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         redis_url = settings.redis_url or _start_local_redis(settings, logs, supervisor)
-        _train_if_missing(settings, train_args or [])
+        _seed_models(settings)
         env = _child_env(settings, redis_url)
         _start_serving(settings, env, logs, supervisor)
         for n in range(settings.workers):
@@ -58,7 +60,7 @@ def up(settings: StackSettings, train_args: list[str] | None = None) -> int:
         gateway = supervisor.add("gateway", _starter("gateway", logs / "gateway.log", env), logs / "gateway.log")
         url = f"http://127.0.0.1:{settings.gateway_port}"
         wait_until(lambda: http_ok(f"{url}/readyz"), "gateway", 60, gateway, logs / "gateway.log")
-        print(f"\ndigits is up: {url}  (logs in {logs}; Ctrl-C stops)", flush=True)
+        print(f"\ndigits is up: {url}  (logs in {logs}; Ctrl-C stops)\n{_served(settings)}", flush=True)
         supervisor.watch()
         return 0  # not reached: watch() returns only by an exception
     except KeyboardInterrupt:
@@ -94,12 +96,18 @@ def _start_local_redis(settings: StackSettings, logs: Path, supervisor: Supervis
     return f"redis://127.0.0.1:{settings.redis_port}/0"
 
 
-def _train_if_missing(settings: StackSettings, train_args: list[str]) -> None:
-    args = python_module("trainer", "--if-missing", "--model-base", str(settings.model_base),
-                         "--name", settings.model_name, *train_args)
-    print("checking for a trained model (trains one if none exists)...", flush=True)
-    if subprocess.call(args) != 0:
-        raise StartupError("training failed; see the output above")
+def _seed_models(settings: StackSettings) -> None:
+    """The shipped models, as version 1, for each model with no version yet: no training, no
+    MNIST, no network (``digits train`` exports better ones beside them)."""
+    from trainer.shipped import ShippedModelError, install_missing
+
+    try:
+        install_missing(settings.model_base, say=lambda line: print(line, flush=True))
+    except ShippedModelError as exc:
+        raise StartupError(str(exc)) from exc
+    if not existing_versions(settings.model_base, settings.model_name):
+        raise StartupError(f"no {settings.model_name!r} model in {settings.model_base} and none shipped with "
+                           "this install: train one with `digits train --data-dir <MNIST folder>`")
 
 
 def _start_serving(settings: StackSettings, env: dict, logs: Path, supervisor: Supervisor) -> None:
@@ -111,6 +119,17 @@ def _start_serving(settings: StackSettings, env: dict, logs: Path, supervisor: S
         return is_available(states.values())
 
     wait_until(available, "model server", 120, proc, logs / "serving.log")
+
+
+def _served(settings: StackSettings) -> str:
+    """Which versions of each model the model server has AVAILABLE, for the start-up message."""
+    rest_url = f"http://127.0.0.1:{settings.rest_port}"
+    parts = []
+    for name in (settings.model_name, settings.string_model_name):
+        states, _ = model_states(rest_url, name)
+        versions = sorted(v for v, state in states.items() if state == AVAILABLE)
+        parts.append(f"{name} version {', '.join(map(str, versions))}" if versions else f"{name}: none")
+    return "models served: " + "; ".join(parts)
 
 
 def _child_env(settings: StackSettings, redis_url: str) -> dict[str, str]:

@@ -134,6 +134,18 @@ def both_model_server(both_model_base, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def shipped_model_server(tmp_path_factory) -> Iterator[str]:
+    """The local model server over the models that ship with digits (installed as a new user's
+    `digits up` installs them); yields host:port."""
+    from trainer.shipped import install_missing
+
+    base = tmp_path_factory.mktemp("shipped-models")
+    if not install_missing(base, say=lambda line: None):
+        pytest.fail("no shipped models in trainer/shipped/ (python -m trainer.ship records them)")
+    yield from _model_server(base, free_port(), tmp_path_factory.mktemp("serving-shipped") / "serving.log")
+
+
+@pytest.fixture(scope="session")
 def serving_rest_port() -> int:
     return free_port()
 

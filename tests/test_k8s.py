@@ -51,7 +51,8 @@ OLDEST_KUBERNETES = "1.29"
 KUBERNETES_VERSIONS = (OLDEST_KUBERNETES, kubernetes_validate.latest_version())
 PART_OF = {"app.kubernetes.io/part-of": "digits"}
 # What each of our containers runs (compose's `command`) and the settings that read its environment.
-SETTINGS: dict[str, Any] = {"gateway": GatewaySettings, "worker": WorkerSettings, "train": TrainerEnv}
+SETTINGS: dict[str, Any] = {"gateway": GatewaySettings, "worker": WorkerSettings, "train": TrainerEnv,
+                             "seed": TrainerEnv}
 CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
                   "CustomResourceDefinition", "IngressClass", "PriorityClass", "ClusterTriggerAuthentication"}
 
@@ -892,11 +893,11 @@ def test_gateway_probes_keys_serving_url_and_autoscaler(rendered, name):
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_the_trainer_job_trains_into_the_volume_serving_reads(rendered, name):
+def test_the_trainer_job_seeds_the_volume_serving_reads(rendered, name):
     objects = rendered[name]
     job = one(objects, "Job", "trainer")
     trainer = container(job, "trainer")
-    assert trainer["command"] == compose_service("trainer")["command"] == ["digits", "train", "--if-missing"]
+    assert trainer["command"] == compose_service("trainer")["command"] == ["digits", "seed"]
     assert next(pod_specs(job))["restartPolicy"] == "Never"
     base = resolved_env(trainer, objects)["DIGITS_MODEL_BASE"]
     mount = next(m for m in trainer["volumeMounts"] if m["mountPath"] == base)
@@ -916,7 +917,7 @@ def test_our_containers_run_compose_commands_and_their_settings_read_their_env(r
             command = c.get("command", [])
             if command[:1] != ["digits"]:
                 continue
-            service = {"train": "trainer"}.get(command[1], command[1])
+            service = {"train": "trainer", "seed": "trainer"}.get(command[1], command[1])
             seen.add(service)
             assert command == compose_service(service)["command"], c["name"]
             settings = SETTINGS[command[1]]

@@ -36,7 +36,7 @@ def provenance(folder: Path, command: str) -> dict[str, Any]:
         "trained_version": metrics.get("version"),
         "data_sha256": data,
         "tensorflow": version("tensorflow"),
-        "machine": f"{platform.machine()}, {metrics.get('training', {}).get('machine', '')}",
+        "machine": metrics.get("training", {}).get("machine") or platform.machine(),
         "recorded": time.strftime("%Y-%m-%d"),
     }
 

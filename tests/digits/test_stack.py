@@ -61,23 +61,32 @@ def http_ok_quiet(url):
         return False
 
 
-def test_up_trains_a_model_first_when_none_exists(tmp_path, mnist_dir):
+def test_up_on_a_fresh_model_base_serves_the_shipped_models_offline_without_mnist(tmp_path, mnist):
+    # Issue #23: a new user's first `digits up`: no model, no MNIST, no network; nothing trains.
     port = free_port()
     env = {**os.environ, "DIGITS_HOME": str(tmp_path / "home"), "DIGITS_MODEL_BASE": str(tmp_path / "models"),
            "DIGITS_GATEWAY_PORT": str(port), "DIGITS_GRPC_PORT": str(free_port()),
            "DIGITS_REST_PORT": str(free_port()), "DIGITS_LOCAL_REDIS_PORT": str(free_port()),
-           "DIGITS_MNIST_DIR": str(mnist_dir)}
-    env.pop("DIGITS_REDIS_URL", None)
+           # Any download would go through a proxy that refuses every connection.
+           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost"}
+    for name in ("DIGITS_REDIS_URL", "DIGITS_MNIST_DIR"):
+        env.pop(name, None)
     log = tmp_path / "up.log"
-    proc = subprocess.Popen([sys.executable, "-m", "digits", "up", "--workers", "1", "--",
-                             "--limit", "1000", "--epochs", "1", "--width", "4"],
-                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    url = f"http://127.0.0.1:{port}"
+    proc = _up(env, log)
     try:
-        wait_until(lambda: "digits is up" in log.read_text(), "digits up", 180, proc, log)
-        assert http_ok(f"http://127.0.0.1:{port}/readyz")
+        wait_until(lambda: "digits is up" in log.read_text(), "digits up", 120, proc, log)
+        assert http_ok(f"{url}/readyz")
         text = log.read_text()
-        assert "training on 900 images" in text and "exported" in text and f"http://127.0.0.1:{port}" in text
-        assert (tmp_path / "models" / "digits" / "1" / "saved_model.pb").is_file()
+        assert "installed the shipped digits model as version 1" in text and "training" not in text
+        assert "models served: digits version 1; strings version 1" in text
+        for name in ("digits", "strings"):
+            assert (tmp_path / "models" / name / "1" / "saved_model.pb").is_file()
+        seven = render_scan(mnist.x_test[0])  # a clear handwritten 7
+        answer = requests.post(f"{url}/v1/predict", files={"file": ("seven.png", seven)}, timeout=30).json()
+        assert answer["digits"] == "7" and not answer["needs_review"]
+        models = requests.get(f"{url}/v1/models", timeout=10).json()["models"]
+        assert sorted(m["name"] for m in models) == ["digits", "strings"]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
