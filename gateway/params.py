@@ -35,9 +35,10 @@ def flag(name: str) -> bool:
 
 
 def int_arg(name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
-    """An integer query parameter within [minimum, maximum]."""
+    """An integer query parameter within [minimum, maximum]; an empty one is not an integer
+    (as the OpenAPI document says), so it is refused rather than read as absent."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

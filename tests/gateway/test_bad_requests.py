@@ -68,6 +68,7 @@ CORPUS = [
     ("list: limit zero", "get", "/v1/batches?limit=0", {}, 400, "invalid_parameter"),
     ("list: limit too big", "get", "/v1/batches?limit=100000", {}, 400, "invalid_parameter"),
     ("list: cursor not a number", "get", "/v1/batches?cursor=abc", {}, 400, "invalid_parameter"),
+    ("list: cursor empty", "get", "/v1/batches?cursor=", {}, 400, "invalid_parameter"),
     ("batch: unknown", "get", "/v1/batches/abc", {}, 404, "batch_not_found"),
     ("cancel: unknown", "delete", "/v1/batches/abc", {}, 404, "batch_not_found"),
     ("results: unknown", "get", "/v1/batches/abc/results", {}, 404, "batch_not_found"),
