@@ -54,11 +54,21 @@ def cancel_chunks(queue: Queue, batch_id: str, total: int, size: int) -> int:
     removed = 0
     for first in range(0, len(ids), 500):
         for job in Job.fetch_many(ids[first : first + 500], connection=queue.connection):
-            if job is None or job.get_status(refresh=False) not in (JobStatus.QUEUED, JobStatus.SCHEDULED):
-                continue
-            try:
-                job.cancel()
-            except InvalidJobOperation:
-                continue  # cancelled meanwhile
-            removed += 1
+            removed += job is not None and cancel_waiting(job)
     return removed
+
+
+def cancel_waiting(job: Job) -> bool:
+    """Cancel ``job`` if it was waiting when fetched; False if it was not, or has moved on
+    since (a worker took it: that chunk sees the batch cancelled and does nothing)."""
+    if job.get_status(refresh=False) not in (JobStatus.QUEUED, JobStatus.SCHEDULED):
+        return False
+    try:
+        job.cancel()
+    except InvalidJobOperation:
+        return False  # cancelled meanwhile
+    except ValueError:
+        # Taken and finished meanwhile: RQ 3's cancel lists the started job's executions, then
+        # finds one gone ("Execution ... not found in Redis").
+        return False
+    return True

@@ -60,3 +60,26 @@ def test_a_chunk_of_a_cancelled_batch_does_nothing_even_if_it_was_still_queued(d
         assert all(digit["input_png"] for row in rows for digit in row["per_digit"])  # include_inputs kept
     finally:
         stop_all([worker])
+
+
+def test_a_chunk_taken_and_finished_while_it_is_cancelled_is_skipped(redis_conn):
+    # Seen in CI: cancel_chunks fetched a chunk while it waited; a worker then took and finished
+    # it; RQ 3's Job.cancel listed its executions, found one gone and raised ValueError
+    # ("Execution ... not found in Redis"): the user's DELETE answered 500. Here, the state that
+    # race leaves: the job fetched while queued, started since, its execution's record gone.
+    from rq.executions import ExecutionRegistry
+    from rq.job import Job
+
+    from gateway.dispatch import cancel_waiting
+
+    store = BatchStore(redis_conn, result_ttl=3600)
+    batch_id = store.create([(f"{i}.png", b"x") for i in range(8)])
+    queue = Queue(BATCH_QUEUE, connection=redis_conn)
+    enqueue_batch(queue, batch_id, 8, ChunkPolicy(size=4))
+    first, second = queue.job_ids
+    fetched = Job.fetch(first, connection=redis_conn)  # queued, as cancel_chunks saw it
+    redis_conn.hset(fetched.key, "status", "started")
+    redis_conn.zadd(ExecutionRegistry(first, redis_conn).key, {"vanished": time.time() + 600})
+    assert cancel_waiting(fetched) is False
+    assert cancel_waiting(Job.fetch(second, connection=redis_conn)) is True
+    assert Job.fetch(second, connection=redis_conn).get_status() == "canceled"
