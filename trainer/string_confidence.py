@@ -33,10 +33,19 @@ def raw_score(frames: np.ndarray) -> np.ndarray:
     return scores
 
 
+def _log_score(scores: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(np.asarray(scores, np.float64), 1e-12))
+
+
+def calibrate(scores: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``sigmoid(a * log(score) + b)`` of raw scores, in numpy (what the graph computes)."""
+    return 1 / (1 + np.exp(-(a * _log_score(scores) + b)))
+
+
 def fit(scores: np.ndarray, correct: np.ndarray, iterations: int = 50) -> tuple[float, float]:
     """(a, b) of ``P(correct) = sigmoid(a * log(score) + b)`` by Newton's method (monotone:
     it changes what a threshold means, never the order of readings)."""
-    z = np.log(np.maximum(np.asarray(scores, np.float64), 1e-12))
+    z = _log_score(scores)
     y = np.asarray(correct, np.float64)
     design = np.stack([z, np.ones_like(z)], axis=1)
     weights = np.array([1.0, 0.0])

@@ -4,25 +4,15 @@ each image gets its own row, the good ones keep theirs, and a bad file never fai
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from contracts.errors import ReadError
 from scans import preprocess
 from scans.generate import number_scan, render_scan
 from tests.scans import fuzz
-from worker.reading import Models, read_blobs
-from worker.serving_client import ServingClient
+from worker.reading import read_blobs
 
 CHUNK = 256
 GOOD_PER_CHUNK = 16
-
-
-@pytest.fixture(scope="module")
-def models(model_server):
-    """The digit model alone: the test server has no string model."""
-    client = ServingClient(model_server, "digits", timeout=30)
-    yield Models(client.predict)
-    client.close()
 
 
 def test_fuzzed_files_in_chunks_of_good_scans_each_get_their_own_row(models, mnist):

@@ -30,14 +30,6 @@ def _bomb() -> bytes:
     return header + chunk(ihdr) + chunk(idat) + chunk(b"IEND")
 
 
-@pytest.fixture(scope="module")
-def models(model_server):
-    """The digit model alone: the test server has no string model."""
-    client = ServingClient(model_server, "digits", timeout=10)
-    yield Models(client.predict)
-    client.close()
-
-
 def test_bad_files_get_their_own_error_and_the_rest_of_the_chunk_is_read(models, mnist):
     good = render_scan(mnist.x_test[0])
     truncated = good[: len(good) // 2]

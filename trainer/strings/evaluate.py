@@ -20,7 +20,7 @@ import numpy as np
 from scans.ctc import StringReading, greedy_decode
 from scans.decode import decode_grey
 from scans.strings import StringImage, string_image
-from trainer.string_confidence import raw_score
+from trainer.string_confidence import calibrate, raw_score
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
 
@@ -54,12 +54,6 @@ def score(readings: list[str], truths: list[str]) -> dict[str, Any]:
     return {"n": n, "exact": round(exact / max(n, 1), 4), "exact_ci": wilson(exact, n),
             "length": round(length / max(n, 1), 4), "length_ci": wilson(length, n),
             "digit": round(good / max(digits, 1), 4), "digit_ci": wilson(good, digits)}
-
-
-def calibrated(scores: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
-    """The calibrated confidence of raw scores (:mod:`trainer.string_confidence`), in numpy."""
-    a, b = ab
-    return 1 / (1 + np.exp(-(a * np.log(np.maximum(np.asarray(scores, np.float64), 1e-12)) + b)))
 
 
 def confidence_figures(confidence: np.ndarray, correct: np.ndarray) -> dict[str, Any]:
@@ -104,7 +98,7 @@ def figures(frames: np.ndarray, widths: np.ndarray, truths: list[str],
     readings = read(frames, widths)
     correct = np.array([r.text == t for r, t in zip(readings, truths)], bool)
     result = score([r.text for r in readings], truths)
-    result["confidence"] = confidence_figures(calibrated(raw_score(frames), calibration), correct)
+    result["confidence"] = confidence_figures(calibrate(raw_score(frames), *calibration), correct)
     result["path_probability"] = confidence_figures(np.array([r.confidence for r in readings]), correct)
     return result
 

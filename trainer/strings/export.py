@@ -26,7 +26,7 @@ import tensorflow as tf
 from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME, STRING_CONFIDENCE, STRING_SIGNATURE
 from trainer.errors import ExportError
 from trainer.export import check_signature
-from trainer.string_confidence import calibrated_confidence, raw_score
+from trainer.string_confidence import calibrate, calibrated_confidence, raw_score
 
 _INPUT = STRING_SIGNATURE.inputs[DIGIT_INPUT]
 
@@ -58,11 +58,10 @@ def round_trip(model: keras.Model, calibration: tuple[float, float], folder: Pat
     check_signature(folder, STRING_SIGNATURE)
     fn = tf.saved_model.load(str(folder)).signatures[SIGNATURE_NAME]
     noise = np.random.default_rng(0).integers(0, 256, (4, *_INPUT.shape[1:]), dtype=np.uint8)
-    a, b = calibration
     for images in (probe, noise):
         served = fn(**{DIGIT_INPUT: tf.constant(images)})
         direct = model(images, training=False).numpy()
-        expected = 1 / (1 + np.exp(-(a * np.log(np.maximum(raw_score(direct), 1e-12)) + b)))
+        expected = calibrate(raw_score(direct), *calibration)
         for name, got, want, tolerance in ((DIGIT_PROBABILITIES, served[DIGIT_PROBABILITIES], direct, 1e-5),
                                            (STRING_CONFIDENCE, served[STRING_CONFIDENCE], expected, 1e-4)):
             if not np.allclose(got.numpy(), want, atol=tolerance):
