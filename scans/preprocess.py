@@ -84,10 +84,15 @@ class Page:
 def whole_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, int]:
     """The page's luminance at the scale :func:`read_page` starts from, and that scale, for
     readers that look at the whole page (no digit found, or too many marks)."""
+    scan, factor = _opened(data, max_pixels)
+    return scan.read(factor, None), factor
+
+
+def _opened(data: bytes, max_pixels: int) -> tuple[Scan, int]:
+    """The scan, and the reduction both readings start from."""
     scan = open_scan(data, max_pixels)
     width, height = scan.size
-    factor = _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
-    return scan.read(factor, None), factor
+    return scan, _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
 
 
 def read_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
@@ -95,9 +100,7 @@ def read_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
 
     Raises as :func:`preprocess`.
     """
-    scan = open_scan(data, max_pixels)
-    width, height = scan.size
-    factor = _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
+    scan, factor = _opened(data, max_pixels)
     window: tuple[int, int, int, int] | None = None
     while True:
         grey = scan.read(factor, window)
