@@ -21,15 +21,13 @@ from typing import Any
 
 from contracts.models import DEFAULT_MODEL_NAME, METRICS_FILE, STRING_MODEL_NAME, existing_versions
 from trainer.data import FILES
-from trainer.shipped import SHIPPED_DIR, record, sha256
+from trainer.shipped import SHIPPED_DIR, file_checksums, record
 
 
 def provenance(folder: Path, command: str) -> dict[str, Any]:
     """What a shipped model says of how it was made, read from its metrics.json."""
     metrics = json.loads((folder / METRICS_FILE).read_text())
-    source = Path(metrics.get("data", {}).get("source", ""))
-    data = {path.name: sha256(path) for stem in FILES.values()
-            for path in (source / f"{stem}.gz", source / stem) if path.is_file()}
+    data = file_checksums(metrics.get("data", {}).get("source", ""), FILES.values())
     return {
         "command": command,
         "seed": metrics.get("training", {}).get("seed"),

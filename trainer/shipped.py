@@ -114,5 +114,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_checksums(folder: str | Path, stems: Iterable[str]) -> dict[str, str]:
+    """SHA-256 of each file of ``stems`` (plain or .gz) found in ``folder``: the data a model
+    was trained on, as its metrics and the shipped models' manifest record it."""
+    return {path.name: sha256(path) for stem in stems
+            for path in (Path(folder) / stem, Path(folder) / f"{stem}.gz") if path.is_file()}
+
+
 def _files(folder: Path) -> list[str]:
     return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]

@@ -15,7 +15,6 @@ import hashlib
 import multiprocessing as mp
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ import numpy as np
 from contracts.models import STRING_HEIGHT, STRING_WIDTH
 from scans.strings import string_image
 from scans.synth import Bank, sample
-from trainer.shipped import sha256
 
 CHUNK = 2000
 
@@ -118,12 +116,6 @@ def _chunk(job: tuple[int, int, int, str, bool]) -> StringSet:
     return StringSet(np.stack([p.image for p in prepared]), [s.label for s in drawn],
                      np.array([p.width for p in prepared], np.int32), np.array([p.x0 for p in prepared]),
                      np.array([p.scale for p in prepared]), [s.extents for s in drawn] if with_extents else None)
-
-
-def file_checksums(folder: str | Path, stems: list[str]) -> dict[str, str]:
-    """SHA-256 of each file of ``stems`` (plain or .gz) found in ``folder``."""
-    return {path.name: sha256(path) for stem in stems
-            for path in (Path(folder) / stem, Path(folder) / f"{stem}.gz") if path.is_file()}
 
 
 def array_checksum(*arrays: np.ndarray) -> str:

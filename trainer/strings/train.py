@@ -120,7 +120,8 @@ def run(settings: TrainerSettings) -> Path | None:
 
 def _checksums(data: Mnist) -> dict[str, str]:
     """SHA-256 of the MNIST training files used (of the arrays, when Keras downloaded them)."""
-    from trainer.strings.data import array_checksum, file_checksums
+    from trainer.shipped import file_checksums
+    from trainer.strings.data import array_checksum
 
     if Path(data.source).is_dir():
         return file_checksums(data.source, [FILES["train_images"], FILES["train_labels"]])
