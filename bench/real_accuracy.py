@@ -6,10 +6,12 @@ The images were written by people outside this project (phone photos of digit st
 cheque amounts); they are for validation only, never for training. In the same run, on the
 same images, with the same models loaded in-process:
 
-* **ours**: what the worker answers (:mod:`worker.reading`: the digit model and the string
-  model, and the rule that chooses between them);
+* **ours**: what the worker answers (:mod:`worker.reading`: the digit model, the string
+  model, the digit model's second look at the string model's cuts, and the rule that chooses);
 * **ours, string model on every scan**: the same without skipping the string model where the
   digit model is sure (``worker.reading.SURE``), to show what that shortcut costs;
+* **ours before the second look**: the worker as it was before the digit model read the
+  string model's cuts and before a count disagreement went to the string model;
 * **digit model alone**: what the worker answered before the string model (the digit
   pipeline, digit by digit);
 * **string model alone**: the string model's own reading.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +43,7 @@ from contracts.models import (
     existing_versions,
 )
 from trainer.strings.evaluate import edit_distance, wilson
-from worker.reading import SURE, Models, read_blobs
+from worker.reading import SURE, Models, choose, read_blobs
 from worker.serving_client import Prediction
 
 REVIEW_THRESHOLD = 0.9
@@ -109,16 +112,21 @@ def main() -> None:
     strings = in_process(args.model_base, STRING_MODEL_NAME)
     if digits is None:
         raise SystemExit(f"no {DEFAULT_MODEL_NAME!r} model in {args.model_base}")
-    readers = {"ours (both models)": (Models(digits, strings), None, SURE),
-               "digit model alone": (Models(digits), None, SURE)}
+    # name -> (models, rule, sure, cut weight); None: the worker's own.
+    readers = {"ours (both models)": (Models(digits, strings), None, SURE, None),
+               "digit model alone": (Models(digits), None, SURE, None)}
     if strings is not None:
-        readers["ours, string model on every scan"] = (Models(digits, strings), None, 2.0)
-        readers["string model alone"] = (Models(digits, strings), lambda scan, d, s: s or d, 2.0)
+        readers["ours, string model on every scan"] = (Models(digits, strings), None, 2.0, None)
+        readers["ours before the second look"] = (Models(digits, strings), functools.partial(choose, apart=None),
+                                                   SURE, 0.0)
+        readers["string model alone"] = (Models(digits, strings), lambda scan, d, s: s or d, 2.0, 0.0)
     scores: dict[tuple[str, str], Score] = {}
     blobs = [(args.real_dev / row["path"]).read_bytes() for row in labelled]
-    for name, (models, rule, sure) in readers.items():
+    for name, (models, rule, sure, weight) in readers.items():
+        extra = {} if weight is None else {"cut_weight": weight}
         for start in range(0, len(blobs), 256):
-            rows = read_blobs(blobs[start : start + 256], models, 40_000_000, REVIEW_THRESHOLD, rule=rule, sure=sure)
+            rows = read_blobs(blobs[start : start + 256], models, 40_000_000, REVIEW_THRESHOLD, rule=rule, sure=sure,
+                              **extra)
             for truth, row in zip(labelled[start : start + 256], rows):
                 source = truth["path"].split("/", 1)[0]
                 for key in ((name, source), (name, "all")):

@@ -24,15 +24,17 @@ deterministic: sample ``i`` of a set with seed ``s`` is drawn with ``default_rng
 port of the research generator (strlab ``synth.py``) and draws the very same samples;
 ``VERSION`` changes whenever the samples do.
 
-The public API: :class:`Bank`, :func:`render` ``(rng, bank) -> Sample`` (grey uint8 image,
-label, per-digit x-extents in image columns), :func:`sample` ``(bank, seed, index)``, and
-:func:`contact_sheet` (PNG bytes of samples and their prepared model inputs).
+The public API: :class:`Bank` (and :func:`split_indices`, which digits each split keeps),
+:func:`render` ``(rng, bank) -> Sample`` (grey uint8 image, label, per-digit x-extents in image
+columns), :func:`sample` ``(bank, seed, index)``, and :func:`contact_sheet` (PNG bytes of
+samples and their prepared model inputs).
 """
 
-from scans.synth.bank import HOLDOUT, SPLIT_SEED, SPLITS, Bank
+from scans.synth.bank import HOLDOUT, SPLIT_SEED, SPLITS, Bank, split_indices
 from scans.synth.render import Sample, render, sample
 from scans.synth.sheet import contact_sheet
 
 VERSION = 6  # bump when samples change (5: elastic glyph distortion; 6: same, vectorised)
 
-__all__ = ["HOLDOUT", "SPLITS", "SPLIT_SEED", "VERSION", "Bank", "Sample", "contact_sheet", "render", "sample"]
+__all__ = ["HOLDOUT", "SPLITS", "SPLIT_SEED", "VERSION", "Bank", "Sample", "contact_sheet", "render", "sample",
+           "split_indices"]

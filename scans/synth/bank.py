@@ -23,6 +23,15 @@ CROP_LEVEL = 40
 MIN_INK = 8
 
 
+def split_indices(count: int, split: str) -> np.ndarray:
+    """The sorted indices of ``split`` ("train" or "val") in an MNIST training split of ``count``
+    digits: the ``HOLDOUT`` digits a fixed permutation puts first are "val", the rest "train"."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    order = np.random.default_rng(SPLIT_SEED).permutation(count)
+    return np.sort(order[HOLDOUT:] if split == "train" else order[:HOLDOUT])
+
+
 @dataclass
 class Bank:
     """MNIST training digits cropped to their ink, grouped by class (white ink on black)."""
@@ -36,15 +45,11 @@ class Bank:
 
         ``split`` "train": every digit but the holdout; "val": the ``HOLDOUT`` held-out digits.
         """
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
         if len(images) != len(labels) or len(images) <= HOLDOUT:
             raise ValueError(f"expected the MNIST training split with its labels, got {len(images)} images "
                              f"and {len(labels)} labels")
-        order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
-        chosen = order[HOLDOUT:] if split == "train" else order[:HOLDOUT]
         crops: list[list[np.ndarray]] = [[] for _ in range(10)]
-        for i in np.sort(chosen):
+        for i in split_indices(len(images), split):
             image = images[i]
             ys, xs = np.nonzero(image > CROP_LEVEL)
             if len(ys) < MIN_INK:

@@ -120,11 +120,12 @@ def test_the_chunks_own_timeout_is_not_taken_for_an_images_failure(models, mnist
         read_blobs([render_scan(mnist.x_test[0])], models, max_pixels=40_000_000, review_threshold=0.9)
 
 
-def _answer(reader, text, confidence):
+def _answer(reader, text, confidence, pitch=None):
+    """An answer; with ``pitch``, its digits' boxes 10 x 20 px, ``pitch`` px apart."""
     from worker.reading import Answer
 
-    per_digit = [{"digit": int(c), "confidence": 0.9, "box": [0, 0, 1, 1], "probabilities": [0.1] * 10}
-                 for c in text]
+    per_digit = [{"digit": int(c), "confidence": 0.9, "probabilities": [0.1] * 10,
+                  "box": [0, 0, 1, 1] if pitch is None else [30 + k * pitch, 5, 10, 20]} for k, c in enumerate(text)]
     return Answer(reader, text, confidence, per_digit, 1)
 
 
@@ -139,6 +140,23 @@ def test_the_rule_takes_agreement_as_more_sure_and_discounts_a_disagreement():
     assert (differ.reader, differ.text) == ("string", "124") and differ.confidence == pytest.approx(0.8 * 0.5)
     other = choose(scan, _answer("digits", "77", 0.95), _answer("string", "71", 0.2))
     assert (other.reader, other.text) == ("digits", "77") and other.confidence == pytest.approx(0.95 * 0.8)
+
+
+def test_a_count_disagreement_goes_to_the_string_model_unless_the_digits_stand_apart():
+    from worker.reading import APART, choose
+
+    scan = object()
+    string = _answer("string", "1000", 0.3)
+    for pitch in (8, 10, 10 + 20 * APART):  # overlapping, touching, closer than APART x their height
+        joined = choose(scan, _answer("digits", "100", 0.8, pitch), string)
+        assert (joined.reader, joined.text) == ("string", "1000") and joined.confidence == pytest.approx(0.3 * 0.2)
+    apart = choose(scan, _answer("digits", "100", 0.8, 10 + 20 * APART + 1), string)
+    assert (apart.reader, apart.text) == ("digits", "100") and apart.confidence == pytest.approx(0.8 * 0.7)
+    never = choose(scan, _answer("digits", "100", 0.8, 8), string, apart=None)  # the rule before
+    assert never.reader == "digits"
+    # One digit stands alone; a string model that read nothing overrules nothing.
+    assert choose(scan, _answer("digits", "7", 0.8, 10), _answer("string", "71", 0.3)).text == "7"
+    assert choose(scan, _answer("digits", "71", 0.8, 8), _answer("string", "", 0.3)).text == "71"
 
 
 def test_the_rule_uses_one_model_where_the_other_cannot_read():
@@ -245,3 +263,37 @@ def test_a_string_reading_longer_than_the_model_reads_is_an_error_not_a_truncate
                        rule=lambda scan, digits, string: string, sure=2.0)
     assert row["error"]["code"] == "too_many_digits" and row["digits"] is None and row["needs_review"]
     assert "13 digits" in row["error"]["message"]
+
+
+def test_the_digit_model_reads_the_string_models_cuts_where_it_was_torn(models, mnist):
+    from scans.strings import read_scan
+    from worker.serving_client import Prediction
+
+    picks = (10, 11, 12, 13)
+    truth = "".join(str(int(mnist.y_test[i])) for i in picks)
+    scan = number_scan([mnist.x_test[i] for i in picks], np.random.default_rng(4))
+    [digit_row] = read_blobs([scan], models, max_pixels=40_000_000, review_threshold=0.9)
+    image = read_scan(scan).string
+    wrong = [(int(d) + 5) % 10 for d in truth]
+
+    def torn(images):
+        # At each digit's place: the wrong digit a little more probable than the true one.
+        out = np.zeros((len(images), 48, 11), np.float32)
+        out[:, :, 0] = 1
+        for digit, other, entry in zip(truth, wrong, digit_row["per_digit"]):
+            x, _, w, _ = entry["box"]
+            frame = int((x + w / 2 - image.x0) * image.scale) // 4
+            out[:, frame] = 0
+            out[:, frame, int(digit) + 1], out[:, frame, other + 1] = 0.45, 0.55
+        return Prediction(out, 2, np.full(len(images), 0.75, np.float32))
+
+    alone = lambda scan, digits, string: string  # noqa: E731 - the string model's answer, as fused
+    kwargs = {"max_pixels": 40_000_000, "review_threshold": 0.9, "rule": alone, "sure": 2.0}
+    [before] = read_blobs([scan], Models(models.digits, torn), cut_weight=0.0, **kwargs)
+    [after] = read_blobs([scan], Models(models.digits, torn), **kwargs)
+    assert before["digits"] == "".join(map(str, wrong)) and before["confidence"] == 0.75
+    assert (after["reader"], after["digits"], after["model_version"]) == ("string", truth, 2)
+    assert after["confidence"] == pytest.approx(0.75 * (0.45 / 0.55) ** 4, rel=1e-3) and after["needs_review"]
+    assert [entry["digit"] for entry in after["per_digit"]] == [int(d) for d in truth]
+    assert all(entry["confidence"] == max(entry["probabilities"]) for entry in after["per_digit"])
+
