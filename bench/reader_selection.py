@@ -13,9 +13,10 @@ models in-process) and differs in one of the choices the worker makes:
 
 * ``cut weight``: how much the digit model's reading of the string model's cuts weighs on
   each digit (:mod:`worker.fusion`; 0: not asked);
-* ``apart``: when the two models count differently, the string model's count wins unless the
-  digit model's boxes stand this far apart (x their height; :func:`worker.reading.choose`);
-  "never" keeps the more confident answer whatever the counts.
+* ``apart`` (the count rule): when the two models count differently, the string model's
+  count wins where some of the digit model's neighbouring boxes are under this distance apart
+  (x their height; :func:`worker.reading.choose`); "off": the more confident answer wins
+  whatever the counts; "always": the string model's count wins whatever the distance.
 
 The chosen variant reads the most synthetic strings without reading any kind of generated scan
 worse than the reader before it (the first row).
@@ -97,7 +98,8 @@ def main() -> None:
     print(describe())
     print(f"selection sets from the {len(split_indices(60_000, 'val')):,} held-out MNIST training digits; "
           f"review threshold {REVIEW_THRESHOLD}; exact match (accepted share, exact among accepted)")
-    print("| cut weight | apart | " + " | ".join(f"{name} ({len(sets[name][1])})" for name in sets) + " |")
+    names = " | ".join(f"{name} ({len(truths)})" for name, (_, truths) in sets.items())
+    print(f"| cut weight | count rule (boxes apart) | {names} |")
     print("| ---: | ---: | " + " | ".join("---:" for _ in sets) + " |")
     for weight, apart in VARIANTS:
         cells = []
@@ -106,7 +108,8 @@ def main() -> None:
             cells.append(f"{100 * figures.exact / figures.total:.2f}% ({100 * figures.accepted / figures.total:.1f}%, "
                          f"{100 * figures.accepted_right / max(figures.accepted, 1):.2f}%)")
         chosen = " (chosen)" if (weight, apart) == (CUT_WEIGHT, APART) else ""
-        print(f"| {weight}{chosen} | {'never' if apart is None else apart} | " + " | ".join(cells) + " |", flush=True)
+        rule = "off" if apart is None else "always" if apart == float("inf") else f"under {apart}"
+        print(f"| {weight}{chosen} | {rule} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
