@@ -33,7 +33,8 @@ def test_metrics_hold_synthetic_and_real_figures_and_the_calibration(version_dir
     assert metrics["version"] == 1 and metrics["model_name"] == "strings"
     assert metrics["synthetic"]["n"] == 64 and 0 <= metrics["synthetic"]["exact"] <= 1
     # The labelled folder's sources, each with intervals, and all of them together.
-    assert set(metrics["real"]) == {"folder", "note", "phone", "cheque", "all"}
+    assert set(metrics["real"]) == {"folder", "labels_sha256", "note", "phone", "cheque", "all"}
+    assert "/" not in metrics["real"]["folder"] and len(metrics["real"]["labels_sha256"]) == 64
     assert metrics["real"]["all"]["n"] == 12 and metrics["real"]["phone"]["n"] == 6
     low, high = metrics["real"]["all"]["exact_ci"]
     assert 0 <= low <= metrics["real"]["all"]["exact"] <= high <= 1
