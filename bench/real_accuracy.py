@@ -43,6 +43,7 @@ from contracts.models import (
     existing_versions,
 )
 from trainer.strings.evaluate import edit_distance, wilson
+from worker.fusion import CUT_WEIGHT
 from worker.reading import SURE, Models, choose, read_blobs
 from worker.serving_client import Prediction
 
@@ -112,21 +113,20 @@ def main() -> None:
     strings = in_process(args.model_base, STRING_MODEL_NAME)
     if digits is None:
         raise SystemExit(f"no {DEFAULT_MODEL_NAME!r} model in {args.model_base}")
-    # name -> (models, rule, sure, cut weight); None: the worker's own.
-    readers = {"ours (both models)": (Models(digits, strings), None, SURE, None),
-               "digit model alone": (Models(digits), None, SURE, None)}
+    # name -> (models, rule, sure, cut weight)
+    readers = {"ours (both models)": (Models(digits, strings), None, SURE, CUT_WEIGHT),
+               "digit model alone": (Models(digits), None, SURE, CUT_WEIGHT)}
     if strings is not None:
-        readers["ours, string model on every scan"] = (Models(digits, strings), None, 2.0, None)
+        readers["ours, string model on every scan"] = (Models(digits, strings), None, 2.0, CUT_WEIGHT)
         readers["ours before the second look"] = (Models(digits, strings), functools.partial(choose, apart=None),
                                                    SURE, 0.0)
         readers["string model alone"] = (Models(digits, strings), lambda scan, d, s: s or d, 2.0, 0.0)
     scores: dict[tuple[str, str], Score] = {}
     blobs = [(args.real_dev / row["path"]).read_bytes() for row in labelled]
     for name, (models, rule, sure, weight) in readers.items():
-        extra = {} if weight is None else {"cut_weight": weight}
         for start in range(0, len(blobs), 256):
             rows = read_blobs(blobs[start : start + 256], models, 40_000_000, REVIEW_THRESHOLD, rule=rule, sure=sure,
-                              **extra)
+                              cut_weight=weight)
             for truth, row in zip(labelled[start : start + 256], rows):
                 source = truth["path"].split("/", 1)[0]
                 for key in ((name, source), (name, "all")):

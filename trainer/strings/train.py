@@ -39,7 +39,7 @@ def run(settings: TrainerSettings) -> Path | None:
     from scans.synth import HOLDOUT, VERSION, Bank, contact_sheet
     from trainer.export import export_version
     from trainer.progress import StepProgress
-    from trainer.shipped import file_checksums
+    from trainer.shipped import sha256
     from trainer.string_confidence import fit, raw_score
     from trainer.strings import evaluate as ev
     from trainer.strings.card import model_card
@@ -109,7 +109,7 @@ def run(settings: TrainerSettings) -> Path | None:
         # The folder by its name and its labels' checksum: where it lay on the training machine
         # says nothing to anyone else.
         metrics["real"] = {"folder": Path(settings.real_dev).resolve().name,
-                           "labels_sha256": file_checksums(settings.real_dev, ["labels.csv"]).get("labels.csv"),
+                           "labels_sha256": sha256(Path(settings.real_dev) / "labels.csv"),
                            "note": "validation only: never trained on",
                            **ev.real_figures(frames, images, truths, sources, (a, b))}
     files = {
