@@ -43,8 +43,9 @@ Reads a whole handwritten digit string (1 to {data['max_digits']} digits) at onc
 into digits: a CNN and a temporal convolution network over the 32 x 192 string image that
 `scans.strings.string_image` makes (the string scaled to 32 rows, ink bright on black,
 left-aligned), giving for each of 48 frames (4 input columns each) the probabilities of the CTC
-blank and the ten digits. The worker reads each scan with this model and the digit model and
-chooses an answer (`worker.reading`).
+blank and the ten digits, averaged over the image and the image moved a row up and a row down
+(`trainer.strings.model.read`, in the graph). The worker reads each scan with this model and
+the digit model and chooses an answer (`worker.reading`).
 
 ## Intended use
 Digit strings whose digits touch, overlap, are joined or broken, or come with separators and
@@ -71,7 +72,7 @@ printed text, or strings of more than {data['max_digits']} digits (the worker le
   noise varied per batch; seed {training['seed']} (the same seed gives the same model).
 - Time: {data['generation_seconds'] / 60:.1f} minutes generating, {training['seconds'] / 60:.1f} minutes training
   ({training['images_per_second']} strings/s) on {training['machine']}.
-
+{_weights_note(training)}
 ## Results
 Exact match of the whole string, right number of digits, digit accuracy (1 - edit distance
 per true digit); 95% Wilson intervals. ECE and AUROC are of the model's `confidence` output.
@@ -108,3 +109,12 @@ sharp, so keep a review step for high-stakes fields.
 Files: `metrics.json`, `contact_sheet.png` (generated samples and the model input made of
 each), `assets.extra/tf_serving_warmup_requests`.
 """
+
+
+def _weights_note(training: dict) -> str:
+    source = training.get("weights_from")
+    if not source:
+        return ""
+    return (f"- Weights: those of {source['model_name']} version {source['version']} (synthetic exact "
+            f"{source['synthetic_exact']} as it read then), put in this serving graph without training "
+            "(`trainer.strings.reexport`); the calibration was fitted again.\n")

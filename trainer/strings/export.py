@@ -5,8 +5,10 @@ Serving signature ``serving_default`` (``contracts.models.STRING_SIGNATURE``):
 * input ``images``: uint8 [-1, 32, 192], as :func:`scans.strings.string_image` makes it (ink
   bright on 0); normalisation is inside the model.
 * output ``probabilities``: float32 [-1, 48, 11], per-frame probabilities; class 0 is the CTC
-  blank, class d + 1 digit d; frame t covers input columns [4t, 4t + 4). The worker decodes
-  them with :func:`scans.ctc.greedy_decode`.
+  blank, class d + 1 digit d; frame t covers input columns [4t, 4t + 4). They are the mean
+  of the network's frames over the image and the image moved a row up and a row down
+  (:func:`trainer.strings.model.read`). The worker decodes them with
+  :func:`scans.ctc.greedy_decode`.
 * output ``confidence``: float32 [-1], the chance that the greedy reading is right, through
   the calibration fitted on synthetic validation strings (:mod:`trainer.string_confidence`),
   computed in the graph so that it travels with the version.
@@ -27,6 +29,7 @@ from contracts.models import DIGIT_INPUT, DIGIT_PROBABILITIES, SIGNATURE_NAME, S
 from trainer.errors import ExportError
 from trainer.export import check_signature
 from trainer.string_confidence import calibrate, calibrated_confidence, raw_score
+from trainer.strings.model import read
 
 _INPUT = STRING_SIGNATURE.inputs[DIGIT_INPUT]
 
@@ -38,7 +41,7 @@ def saved_model_writer(model: keras.Model, calibration: tuple[float, float], pro
     a, b = calibration
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        frames = tf.cast(model(images, training=False), tf.float32)
+        frames = read(model, images)
         return {DIGIT_PROBABILITIES: frames, STRING_CONFIDENCE: calibrated_confidence(frames, a, b)}
 
     def write(folder: Path) -> None:
@@ -60,7 +63,7 @@ def round_trip(model: keras.Model, calibration: tuple[float, float], folder: Pat
     noise = np.random.default_rng(0).integers(0, 256, (4, *_INPUT.shape[1:]), dtype=np.uint8)
     for images in (probe, noise):
         served = fn(**{DIGIT_INPUT: tf.constant(images)})
-        direct = model(images, training=False).numpy()
+        direct = read(model, tf.constant(images)).numpy()
         expected = calibrate(raw_score(direct), *calibration)
         for name, got, want, tolerance in ((DIGIT_PROBABILITIES, served[DIGIT_PROBABILITIES], direct, 1e-5),
                                            (STRING_CONFIDENCE, served[STRING_CONFIDENCE], expected, 1e-4)):
