@@ -3,7 +3,7 @@
 A decoder that hands over its rows a few at a time (our streaming PNG reader, Pillow's image
 read in bands) adds each pixel's luminance to the cell it falls in: EXIF orientation applied,
 the side reduced by ``reduce`` (cell i covers pixels i*reduce onwards, as in
-:func:`scans.decode._shrink`), and only the cells of a window kept. The page is never held at
+:func:`scans.scan.shrink`), and only the cells of a window kept. The page is never held at
 full size; the sums take 4 bytes per kept cell.
 """
 

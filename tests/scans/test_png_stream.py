@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from scans.decode import _shrink, decode_grey, open_scan
+from scans.decode import decode_grey, open_scan
 from scans.errors import InvalidImageError
 from scans.fold import Grid
 from scans.png_stream import parse_png, read_png
+from scans.scan import shrink
 from tests.scans import images
 
 W, H = 53, 37
@@ -162,7 +163,7 @@ def test_every_reduced_grid_matches_the_fast_decoders_for_plain_pngs():
     for reduce in (1, 2, 4, 8):
         png = parse_png(data)
         rows = read_png(png, Grid(W, H, 1, reduce, (0, 0, -(-W // reduce), -(-H // reduce))))
-        # _shrink halves by steps with OpenCV, repeating an odd last row: interior cells agree.
-        fast = _shrink(page, reduce)
+        # shrink halves by steps with OpenCV, repeating an odd last row: interior cells agree.
+        fast = shrink(page, reduce)
         inner = (H // reduce, W // reduce)
         assert np.abs(rows[: inner[0], : inner[1]].astype(int) - fast[: inner[0], : inner[1]]).max() <= 1
