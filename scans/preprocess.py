@@ -81,15 +81,8 @@ class Page:
         return (left + x) * self.factor, (top + y) * self.factor
 
 
-def whole_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, int]:
-    """The page's luminance at the scale :func:`read_page` starts from, and that scale, for
-    readers that look at the whole page (no digit found, or too many marks)."""
-    scan, factor = _opened(data, max_pixels)
-    return scan.read(factor, None), factor
-
-
 def _opened(data: bytes, max_pixels: int) -> tuple[Scan, int]:
-    """The scan, and the reduction both readings start from."""
+    """The scan, and the reduction its reading starts from."""
     scan = open_scan(data, max_pixels)
     width, height = scan.size
     return scan, _first_factor(scan, _reduction(math.isqrt(width * height) // WORKING_SIDE))
@@ -100,39 +93,54 @@ def read_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Page:
 
     Raises as :func:`preprocess`.
     """
-    scan, factor = _opened(data, max_pixels)
-    window: tuple[int, int, int, int] | None = None
-    while True:
-        grey = scan.read(factor, window)
-        cleaned = clean(grey)
-        digits: Digits | None = None
-        missing: NoDigitFoundError | None = None
-        if cleaned is None:
-            missing = NoDigitFoundError("no digit found: the image is blank")
-        else:
-            try:
-                digits = _digits_of(cleaned)
-            except NoDigitFoundError as exc:  # a small digit can vanish as a speck at a coarse scale
-                missing = exc
-        if missing is not None and factor == 1:
-            raise missing
-        tallest = int(digits.boxes[:, 3].max()) if digits is not None else 0
-        if digits is not None and (factor == 1 or tallest >= MIN_DIGIT_HEIGHT):
-            return Page(grey, factor, window, scan.size, digits)
-        finer = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
-        # Where to look again: around all the ink, or else (specks all over a large page) around the digits.
-        regions = [_page_box(cleaned.box, factor, window)] if cleaned is not None else []
-        if digits is not None:
-            boxes = digits.boxes
-            left, top = int(boxes[:, 0].min()), int(boxes[:, 1].min())
-            right, bottom = int((boxes[:, 0] + boxes[:, 2]).max()), int((boxes[:, 1] + boxes[:, 3]).max())
-            regions.append(_page_box((left, top, right - left, bottom - top), factor, window))
-        step = _finer_read(scan, finer, factor, regions)
-        if step is None:  # nothing finer fits in memory: keep what this scale gives
-            if digits is not None:
+    return PageReader(data, max_pixels).page()
+
+
+class PageReader:
+    """One scan's reading. ``first`` is the whole page at the scale the reading starts from
+    (``factor``), kept for the readers of the whole page when the digits are refused (no digit
+    found, too many marks), so that the page is not decoded again for them: it is at most
+    ``WORK_PIXELS``."""
+
+    def __init__(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.scan, self.factor = _opened(data, max_pixels)
+        self.first = self.scan.read(self.factor, None)
+
+    def page(self) -> Page:
+        """The digits, read again finer where they came out small (raises as :func:`preprocess`)."""
+        scan, factor, grey = self.scan, self.factor, self.first
+        window: tuple[int, int, int, int] | None = None
+        while True:
+            cleaned = clean(grey)
+            digits: Digits | None = None
+            missing: NoDigitFoundError | None = None
+            if cleaned is None:
+                missing = NoDigitFoundError("no digit found: the image is blank")
+            else:
+                try:
+                    digits = _digits_of(cleaned)
+                except NoDigitFoundError as exc:  # a small digit can vanish as a speck at a coarse scale
+                    missing = exc
+            if missing is not None and factor == 1:
+                raise missing
+            tallest = int(digits.boxes[:, 3].max()) if digits is not None else 0
+            if digits is not None and (factor == 1 or tallest >= MIN_DIGIT_HEIGHT):
                 return Page(grey, factor, window, scan.size, digits)
-            raise missing  # type: ignore[misc]
-        factor, window = step
+            finer = min(_reduction(factor * tallest // MIN_DIGIT_HEIGHT), factor // 2)
+            # Where to look again: around all the ink, or else (specks all over a large page) around the digits.
+            regions = [_page_box(cleaned.box, factor, window)] if cleaned is not None else []
+            if digits is not None:
+                boxes = digits.boxes
+                left, top = int(boxes[:, 0].min()), int(boxes[:, 1].min())
+                right, bottom = int((boxes[:, 0] + boxes[:, 2]).max()), int((boxes[:, 1] + boxes[:, 3]).max())
+                regions.append(_page_box((left, top, right - left, bottom - top), factor, window))
+            step = _finer_read(scan, finer, factor, regions)
+            if step is None:  # nothing finer fits in memory: keep what this scale gives
+                if digits is not None:
+                    return Page(grey, factor, window, scan.size, digits)
+                raise missing  # type: ignore[misc]
+            factor, window = step
+            grey = scan.read(factor, window)
 
 
 def _first_factor(scan: Scan, factor: int) -> int:

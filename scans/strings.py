@@ -32,7 +32,7 @@ from contracts.errors import ReadError
 from contracts.models import STRING_HEIGHT, STRING_WIDTH
 from scans.decode import DEFAULT_MAX_PIXELS
 from scans.errors import NoDigitFoundError, TooManyDigitsError
-from scans.preprocess import Digits, Page, _place, read_page, whole_page
+from scans.preprocess import Digits, Page, PageReader, _place
 
 WORK_ROWS = 128
 # Margins around the string's crop, as a share of its height (twice that left and right).
@@ -112,11 +112,11 @@ def read_scan(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ScanReading:
     look: a page on which the digit pipeline finds no digit or too many marks, but with
     something like a line of text on it.
     """
+    reader = PageReader(data, max_pixels)
     try:
-        page = read_page(data, max_pixels)
+        page = reader.page()
     except (NoDigitFoundError, TooManyDigitsError) as refusal:
-        grey, factor = whole_page(data, max_pixels)
-        reading = ScanReading(None, StringRegion(grey, 0.0, 0.0, factor), refusal)
+        reading = ScanReading(None, StringRegion(reader.first, 0.0, 0.0, reader.factor), refusal)
         if not reading.string.width:
             raise  # blank: nothing for either model
         return reading

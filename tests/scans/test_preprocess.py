@@ -34,6 +34,23 @@ def _single(data: bytes) -> np.ndarray:
     return digits.images[0]
 
 
+
+@pytest.fixture
+def scan_reads(monkeypatch):
+    """Every Scan.read of the test as (reduce, window, cells read): the real reads, recorded."""
+    from scans.decode import Scan
+
+    reads = []
+    real = Scan.read
+
+    def read(self, reduce, window=None):
+        out = real(self, reduce, window)
+        reads.append((reduce, window, out.size))
+        return out
+
+    monkeypatch.setattr(Scan, "read", read)
+    return reads
+
 def test_dark_ink_on_grey_paper_comes_out_like_mnist(mnist):
     corr = []
     for i in range(20):
@@ -171,27 +188,17 @@ def test_warm_up_compiles_every_kernel_that_reading_scans_needs(mnist):
     assert {name: len(kernel.signatures) for name, kernel in _kernels().items()} == compiled
 
 
-def test_a_finer_reading_of_a_page_too_large_to_work_on_whole_takes_a_window(mnist, monkeypatch):
+def test_a_finer_reading_of_a_page_too_large_to_work_on_whole_takes_a_window(mnist, scan_reads):
     # 3000x3000: at 1/2 scale 2.25 MP, over WORK_PIXELS. A 40 px digit vanishes at 1/8 scale.
-    from scans.decode import Scan
     from scans.preprocess import WORK_PIXELS
 
     page = np.full((3000, 3000), 225, np.uint8)
     digit = np.asarray(Image.fromarray(mnist.x_test[0]).resize((40, 40), Image.Resampling.BILINEAR)) / 255.0
     page[2100:2140, 700:740] = np.rint(225 - 195 * digit).astype(np.uint8)
     scan = _png(page)
-    reads = []
-    real = Scan.read
-
-    def read(self, reduce, window=None):
-        out = real(self, reduce, window)
-        reads.append((reduce, window, out.size))
-        return out
-
-    monkeypatch.setattr(Scan, "read", read)
     digits = preprocess(scan)
-    assert all(cells <= WORK_PIXELS for _, _, cells in reads)
-    assert reads[0][:2] == (8, None) and reads[-1][0] == 1 and reads[-1][1] is not None
+    assert all(cells <= WORK_PIXELS for _, _, cells in scan_reads)
+    assert scan_reads[0][:2] == (8, None) and scan_reads[-1][0] == 1 and scan_reads[-1][1] is not None
     [(x, y, w, h)] = digits.boxes
     assert 695 <= x and x + w <= 745 and 2095 <= y and y + h <= 2145
     # The digit is the one read from the whole page at full size.
@@ -209,31 +216,22 @@ def test_a_page_too_long_to_work_on_even_at_one_eighth_scale_is_refused():
         preprocess(data)
 
 
-def test_specks_all_over_a_large_page_do_not_keep_the_finer_reading_from_the_digit(mnist, monkeypatch):
+def test_specks_all_over_a_large_page_do_not_keep_the_finer_reading_from_the_digit(mnist, scan_reads):
     # The ink found at 1/8 scale spans the page (specks in its corners): the window around all of
     # it would be the whole page, too large at 1/2 scale; a window around the digit is not.
-    from scans.decode import Scan
 
     page = np.full((3000, 3000), 225, np.uint8)
     for y, x in ((40, 40), (40, 2940), (2940, 40), (2940, 2940)):
         page[y : y + 12, x : x + 12] = 30
     digit = np.asarray(Image.fromarray(mnist.x_test[0]).resize((100, 100), Image.Resampling.BILINEAR)) / 255.0
     page[1500:1600, 1200:1300] = np.rint(225 - 195 * digit).astype(np.uint8)
-    reads = []
-    real = Scan.read
-
-    def read(self, reduce, window=None):
-        reads.append((reduce, window))
-        return real(self, reduce, window)
-
-    monkeypatch.setattr(Scan, "read", read)
     digits = preprocess(_png(page))
-    assert reads[-1][0] <= 2 and reads[-1][1] is not None  # (without the digit's window: 1/4 scale at best)
+    assert scan_reads[-1][0] <= 2 and scan_reads[-1][1] is not None  # (without the digit's window: 1/4 scale at best)
     [(x, y, w, h)] = digits.boxes
     assert 1195 <= x and x + w <= 1305 and 1495 <= y and y + h <= 1605
 
 
-def test_read_scan_gives_the_string_model_the_whole_page_where_no_digit_is_found():
+def test_read_scan_gives_the_string_model_the_whole_page_where_no_digit_is_found(scan_reads):
     from scans import NoDigitFoundError
     from scans.strings import read_scan
 
@@ -244,6 +242,8 @@ def test_read_scan_gives_the_string_model_the_whole_page_where_no_digit_is_found
     faint[20:45, 30:170:12] = 222  # strokes 13 grey levels from the paper: under the digit pipeline's contrast
     with pytest.raises(NoDigitFoundError):
         preprocess(_png(faint))
+    scan_reads.clear()
     reading = read_scan(_png(faint))
+    assert [read[:2] for read in scan_reads] == [(1, None)]  # the refused page is the string model's: one decode
     assert reading.digits is None and isinstance(reading.refusal, NoDigitFoundError)
     assert reading.string.width > 0 and reading.string.image.shape == (32, 192) and reading.string.image.max() > 100
