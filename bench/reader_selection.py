@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from bench.machine import describe
 from bench.real_accuracy import REVIEW_THRESHOLD, Score, in_process
 from contracts.models import DEFAULT_MODEL_NAME, STRING_MODEL_NAME
-from scans.generate import scan_set
-from scans.synth import Bank, sample, split_indices
+from scans.generate import encode, scan_set
+from scans.synth import HOLDOUT, Bank, sample, split_indices
 from trainer.data import load_mnist
 from worker.fusion import CUT_WEIGHT
 from worker.reading import APART, Models, choose, read_blobs
@@ -58,17 +56,12 @@ def selection_sets(data_dir: str, strings: int, scans: int) -> dict[str, tuple[l
     images, labels = mnist.x_train[held_out], mnist.y_train[held_out]
     bank = Bank.from_mnist(mnist.x_train, mnist.y_train, "val")
     drawn = [sample(bank, SEED, i) for i in range(strings)]
-    sets = {"synthetic strings": ([_png(s.image) for s in drawn], [s.label for s in drawn])}
+    blobs = [encode(Image.fromarray(s.image), "PNG") for s in drawn]
+    sets = {"synthetic strings": (blobs, [s.label for s in drawn])}
     for kind in GENERATED:
         pairs = list(scan_set(images, labels, kind, scans, seed=SEED))
         sets[kind] = ([blob for blob, _ in pairs], [label for _, label in pairs])
     return sets
-
-
-def _png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def score(models: Models, blobs: list[bytes], truths: list[str], weight: float, apart: float | None) -> Score:
@@ -97,7 +90,7 @@ def main() -> None:
     models = Models(digits, strings)
     sets = selection_sets(args.data_dir, args.strings, args.scans)
     print(describe())
-    print(f"selection sets from the {len(split_indices(60_000, 'val')):,} held-out MNIST training digits; "
+    print(f"selection sets from the {HOLDOUT:,} held-out MNIST training digits; "
           f"review threshold {REVIEW_THRESHOLD}; exact match (accepted share, exact among accepted)")
     names = " | ".join(f"{name} ({len(truths)})" for name, (_, truths) in sets.items())
     print(f"| cut weight | count rule (boxes apart) | {names} |")

@@ -29,7 +29,7 @@ def render_scan(digit: np.ndarray, height: int = 120, canvas: tuple[int, int] = 
     top, left = offset
     region = page[top : top + height, left : left + height]
     region[:] = region * (1.0 - alpha) + ink * alpha
-    return _encode(Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)), fmt)
+    return encode(Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)), fmt)
 
 
 def random_scan(digit: np.ndarray, rng: np.random.Generator) -> bytes:
@@ -128,11 +128,12 @@ def _render(alpha: np.ndarray, height: int, rng: np.random.Generator) -> bytes:
     if rng.random() < 0.5:
         image = image.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.6 + height / 150))))
     if rng.random() < 0.5:
-        return _encode(image, "JPEG", quality=int(rng.integers(35, 95)))
-    return _encode(image, "PNG")
+        return encode(image, "JPEG", quality=int(rng.integers(35, 95)))
+    return encode(image, "PNG")
 
 
-def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    """``image`` as a file of format ``fmt`` (Pillow's name; ``options`` go to its encoder)."""
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()

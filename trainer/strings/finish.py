@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 from contracts.models import STRING_SIGNATURE, WARMUP_FILE
 from trainer.data import Mnist
+
+if TYPE_CHECKING:
+    from trainer.strings.data import Generator, StringSet
 
 # The synthetic test strings: a fixed seed, whatever the training seed, so that versions compare.
 EVAL_SEED = 999
@@ -29,13 +32,14 @@ class Destination:
     real_dev: str | None = None
 
 
-def held_out_sets(generator: Any, val_seed: int, n_val: int, n_eval: int) -> tuple[Any, Any]:
+def held_out_sets(generator: Generator, val_seed: int, n_val: int, n_eval: int) -> tuple[StringSet, StringSet]:
     """(validation, test) strings from the held-out MNIST training digits: the calibration is
     fitted on the first, the figures come from the second."""
     return generator.make(n_val, val_seed, "val"), generator.make(n_eval, EVAL_SEED, "val", with_extents=True)
 
 
-def evaluate_and_export(model: keras.Model, data: Mnist, val_set: Any, test_set: Any, where: Destination, *,
+def evaluate_and_export(model: keras.Model, data: Mnist, val_set: StringSet, test_set: StringSet,
+                        where: Destination, *,
                         training: dict[str, Any], data_info: dict[str, Any], sheet_seed: int) -> Path:
     """Fit the calibration on ``val_set``, measure ``model`` as the served graph reads, and
     export the next version of ``where.name``; ``training`` and ``data_info`` go into its
